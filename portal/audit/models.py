@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from portal.core.types import UTCDateTime, utcnow
+from portal.extensions import db
+
+
+class AuditEvent(db.Model):
+    """Append-only audit trail. Each row carries the SHA-256 of its content chained to the previous row."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    #: Kept even if the user is renamed: the trail says who it was at the time.
+    actor_name: Mapped[str] = mapped_column(sa.String(150), default="")
+    action: Mapped[str] = mapped_column(sa.String(64), index=True)
+    object_type: Mapped[str] = mapped_column(sa.String(64), default="")
+    object_id: Mapped[str] = mapped_column(sa.String(64), default="")
+    summary: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    ip: Mapped[str] = mapped_column(sa.String(64), default="")
+    prev_hash: Mapped[str] = mapped_column(sa.String(64))
+    hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+    __table_args__ = (sa.Index("ix_audit_event_object", "object_type", "object_id"),)

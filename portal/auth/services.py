@@ -1,0 +1,120 @@
+"""Authentication rules: password hashing, lockout, password changes."""
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta, timezone
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import gettext as _
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from portal.audit.services import record
+from portal.auth.models import LoginAttempt
+from portal.core.errors import ServiceError
+from portal.core.types import utcnow
+from portal.extensions import db
+from portal.org.models import User
+
+# Checked against when the username is unknown, so a wrong username costs as much time as a wrong password.
+_DUMMY_HASH_CACHE: dict[str, str] = {}
+
+
+def normalize_username(username: str) -> str:
+    return (username or "").strip().lower()[:64]
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PORTAL_PASSWORD_METHOD"])
+
+
+def _dummy_hash() -> str:
+    method = current_app.config["PORTAL_PASSWORD_METHOD"]
+    if method not in _DUMMY_HASH_CACHE:
+        _DUMMY_HASH_CACHE[method] = generate_password_hash("not-a-password", method=method)
+    return _DUMMY_HASH_CACHE[method]
+
+
+def _recent_failures(column, value: str) -> int:
+    """Failures for this username (or IP) inside the lockout window and after its last success."""
+    window_start = utcnow() - timedelta(minutes=current_app.config["PORTAL_LOCKOUT_MINUTES"])
+    last_success = db.session.scalar(
+        sa.select(sa.func.max(LoginAttempt.created_at)).where(column == value, LoginAttempt.success.is_(True))
+    )
+    since = window_start
+    if last_success is not None:
+        # SQLite hands back naive values from aggregates; they are UTC like everything stored.
+        if last_success.tzinfo is None:
+            last_success = last_success.replace(tzinfo=timezone.utc)
+        since = max(window_start, last_success)
+    return db.session.scalar(
+        sa.select(sa.func.count()).select_from(LoginAttempt).where(
+            column == value, LoginAttempt.success.is_(False), LoginAttempt.created_at > since
+        )
+    )
+
+
+def is_locked(username: str, ip: str) -> bool:
+    limit = current_app.config["PORTAL_LOCKOUT_ATTEMPTS"]
+    return _recent_failures(LoginAttempt.username, username) >= limit or _recent_failures(LoginAttempt.ip, ip) >= limit
+
+
+def authenticate(username: str, password: str, ip: str) -> User:
+    """Return the user for these credentials, or raise ServiceError with one message for every failure.
+
+    The message never reveals whether the username exists or is locked for another reason.
+    """
+    name = normalize_username(username)
+    generic = _("Wrong username or password, or too many failed attempts. Please try again later.")
+    if is_locked(name, ip):
+        db.session.add(LoginAttempt(username=name, ip=ip, success=False))
+        record("auth.login_locked", object_type="user", object_id=name, ip=ip)
+        raise ServiceError((None, generic))
+    user = db.session.scalar(sa.select(User).where(User.username == name)) if name else None
+    ok = check_password_hash(user.password_hash if user and user.password_hash else _dummy_hash(), password or "")
+    if not (user and user.password_hash and ok and user.active):
+        db.session.add(LoginAttempt(username=name, ip=ip, success=False))
+        record("auth.login_failed", object_type="user", object_id=name, ip=ip)
+        raise ServiceError((None, generic))
+    db.session.add(LoginAttempt(username=name, ip=ip, success=True))
+    user.last_login_at = utcnow()
+    record("auth.login", user, actor=user, ip=ip)
+    return user
+
+
+def validate_new_password(user: User, password: str) -> None:
+    minimum = current_app.config["PORTAL_MIN_PASSWORD_LENGTH"]
+    if len(password) < minimum:
+        raise ServiceError(("new_password", _("The password must have at least %(n)d characters.", n=minimum)))
+    if len(password) > 128:
+        raise ServiceError(("new_password", _("The password may have at most 128 characters.")))
+    if password.lower() in {user.username.lower(), "12345678", "password", "demo1234"}:
+        raise ServiceError(("new_password", _("This password is too easy to guess.")))
+    if not (any(c.isalpha() for c in password) and any(c.isdigit() for c in password)):
+        raise ServiceError(("new_password", _("The password must contain both letters and digits.")))
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    """The user changes their own password; other sessions of this user are logged out."""
+    if not check_password_hash(user.password_hash or _dummy_hash(), current_password or ""):
+        raise ServiceError(("current_password", _("The current password is wrong.")))
+    if current_password == new_password:
+        raise ServiceError(("new_password", _("The new password must differ from the current one.")))
+    validate_new_password(user, new_password)
+    set_password(user, new_password, must_change=False)
+    record("auth.password_changed", user, actor=user)
+
+
+def set_password(user: User, password: str, *, must_change: bool) -> None:
+    user.password_hash = hash_password(password)
+    user.must_change_password = must_change
+    user.password_changed_at = utcnow()
+    user.session_nonce = secrets.token_hex(8)
+    db.session.flush()
+
+
+def purge_old_attempts(days: int = 30) -> int:
+    """Login attempts older than ``days`` no longer matter for lockout; the audit trail keeps the history."""
+    cutoff = utcnow() - timedelta(days=days)
+    result = db.session.execute(sa.delete(LoginAttempt).where(LoginAttempt.created_at < cutoff))
+    return result.rowcount or 0

@@ -1,0 +1,77 @@
+from flask import flash, redirect, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from portal.audit.services import record
+from portal.auth import bp
+from portal.auth import services
+from portal.auth.forms import ChangePasswordForm, LoginForm
+from portal.core.errors import ServiceError
+from portal.core.net import client_ip
+from portal.extensions import db, limiter
+from portal.web.access import public
+from portal.web.htmx import is_safe_next, redirect_to, render
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+@limiter.limit("30 per minute", methods=["POST"])
+def login():
+    """Log in with username and password; lockout after repeated failures."""
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.username.data, form.password.data, client_ip())
+        except ServiceError as exc:
+            db.session.commit()  # failed attempts count towards the lockout
+            exc.apply_to_form(form)
+        else:
+            lang = session.get("lang")
+            session.clear()  # a fresh session on login: no fixation
+            if lang:
+                session["lang"] = lang
+            login_user(user)
+            db.session.commit()
+            target = form.next.data if is_safe_next(form.next.data) else url_for("home.index")
+            return redirect_to(target)
+    status = 422 if form.errors or form.form_errors else 200
+    return render("auth/login.html", "auth/_partials/_login_form.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    """Log out (POST only, with CSRF)."""
+    record("auth.logout", current_user._get_current_object())
+    db.session.commit()
+    logout_user()
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You have logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change one's own password (forced after an administrator reset)."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            services.change_password(current_user, form.current_password.data, form.new_password.data)
+        except ServiceError as exc:
+            db.session.rollback()
+            exc.apply_to_form(form)
+        else:
+            db.session.commit()
+            login_user(current_user._get_current_object())  # the session id changed with the nonce
+            flash(_("Your password has been changed."), "success")
+            return redirect_to(url_for("home.index"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render("auth/change_password.html", "auth/_partials/_password_form.html", form=form), status

@@ -1,0 +1,74 @@
+"""``flask --app wsgi portal …`` commands."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+portal_cli = AppGroup("portal", help="Service Quality Portal administration.")
+
+
+@portal_cli.command("seed-demo")
+def seed_demo() -> None:
+    """Create the demo organisation (idempotent; refused in production)."""
+    from portal.demo.seed import seed
+
+    if current_app.config["ENV_NAME"] == "production":
+        click.echo("seed-demo refuses to run in production: it creates accounts with a published password.", err=True)
+        sys.exit(1)
+    created = seed()
+    click.echo(f"demo data: {created} new records" if created else "demo data already present: nothing added")
+
+
+@portal_cli.command("audit-verify")
+def audit_verify() -> None:
+    """Verify the audit trail's hash chain and report the first broken link."""
+    from portal.audit.services import verify_chain
+
+    report = verify_chain()
+    if report.intact:
+        click.echo(f"audit chain intact: {report.checked} events verified")
+        return
+    click.echo(f"audit chain BROKEN at event {report.broken_id}: {report.reason} "
+               f"({report.checked} events verified before it)", err=True)
+    sys.exit(2)
+
+
+@portal_cli.command("create-admin")
+@click.argument("username")
+@click.option("--name", "display_name", default="系统管理员")
+@click.option("--email", default="admin@example.com")
+@click.password_option()
+def create_admin(username: str, display_name: str, email: str, password: str) -> None:
+    """Create the first administrator of a new installation."""
+    from portal.auth.services import set_password
+    from portal.audit.services import record
+    from portal.extensions import db
+    from portal.org.models import ADMIN, User
+    from portal.org.services import clean_email, clean_username
+
+    user = User(username=clean_username(username), display_name=display_name, email=clean_email(email))
+    user.set_roles({ADMIN})
+    db.session.add(user)
+    set_password(user, password, must_change=False)
+    record("user.create", user, actor=None, after={"username": user.username, "roles": [ADMIN]}, extra={"via": "cli"})
+    db.session.commit()
+    click.echo(f"administrator {user.username} created")
+
+
+@portal_cli.command("purge-login-attempts")
+@click.option("--days", default=30, show_default=True)
+def purge_login_attempts(days: int) -> None:
+    """Delete login attempts older than DAYS (the audit trail keeps the history)."""
+    from portal.auth.services import purge_old_attempts
+    from portal.extensions import db
+
+    n = purge_old_attempts(days)
+    db.session.commit()
+    click.echo(f"{n} login attempts deleted")
+
+
+def init_app(app) -> None:
+    app.cli.add_command(portal_cli)

@@ -1,0 +1,1 @@
+"""Building blocks shared by every domain: types, errors, job queue, time helpers."""

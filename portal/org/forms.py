@@ -1,0 +1,48 @@
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from portal.org.models import ROLE_LABELS
+
+
+def _optional_int(value):
+    if value in (None, "", "0", 0):
+        return None
+    return int(value)
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    email = StringField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    department_id = SelectField(_l("Department"), coerce=_optional_int, validate_choice=False)
+    position_id = SelectField(_l("Position"), coerce=_optional_int, validate_choice=False)
+    roles = MultiCheckboxField(_l("Roles"), choices=[(k, v) for k, v in ROLE_LABELS.items()])
+
+
+class DepartmentForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    parent_id = SelectField(_l("Parent department"), coerce=_optional_int, validate_choice=False)
+    head_id = SelectField(_l("Head"), coerce=_optional_int, validate_choice=False)
+    sort_order = IntegerField(_l("Sort order"), default=0, validators=[Optional(), NumberRange(min=0, max=9999)])
+
+
+class PositionForm(FlaskForm):
+    name = StringField(_l("Position"), validators=[DataRequired(), Length(max=100)])
+
+
+class RosterUploadForm(FlaskForm):
+    file = FileField(_l("Roster file (.xlsx or .csv)"), validators=[FileRequired()])
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a CSRF-protected button."""

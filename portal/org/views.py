@@ -1,0 +1,333 @@
+"""Organisation administration: users, departments, positions, roster import. Admins only."""
+from __future__ import annotations
+
+from flask import flash, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from portal.core.errors import ServiceError
+from portal.extensions import db
+from portal.org import bp, roster, services
+from portal.org.forms import ConfirmForm, DepartmentForm, PositionForm, RosterUploadForm, UserForm
+from portal.org.models import ADMIN, EMPLOYEE, Department, Position, User
+from portal.web.access import require_roles
+from portal.web.htmx import redirect_to, render, wants_partial
+
+bp.before_request(require_roles(ADMIN))
+
+PER_PAGE = 50
+
+
+def _actor() -> User:
+    return current_user._get_current_object()
+
+
+def _department_choices(blank_label: str) -> list[tuple[int, str]]:
+    return [(0, blank_label)] + [
+        (d.id, "\u3000" * depth + d.name + ("" if d.active else _(" (deactivated)")))
+        for d, depth in services.department_tree()
+    ]
+
+
+def _position_choices(department_id: int | None) -> list[tuple[int, str]]:
+    choices = [(0, _("— none —"))]
+    if department_id:
+        positions = db.session.scalars(
+            db.select(Position).where(Position.department_id == department_id, Position.active.is_(True)).order_by(Position.name)
+        )
+        choices += [(p.id, p.name) for p in positions]
+    return choices
+
+
+def _user_choices() -> list[tuple[int, str]]:
+    users = db.session.scalars(db.select(User).where(User.active.is_(True)).order_by(User.username))
+    return [(0, _("— none —"))] + [(u.id, f"{u.display_name}（{u.username}）") for u in users]
+
+
+def _prepare_user_form(form: UserForm) -> UserForm:
+    form.department_id.choices = _department_choices(_("— none —"))
+    form.position_id.choices = _position_choices(form.department_id.data)
+    return form
+
+
+def _user_data(form: UserForm) -> services.UserData:
+    return services.UserData(
+        username=form.username.data or "",
+        display_name=form.display_name.data or "",
+        email=form.email.data or "",
+        department_id=form.department_id.data,
+        position_id=form.position_id.data,
+        roles=tuple(form.roles.data or ()),
+    )
+
+
+# -- users ----------------------------------------------------------------------------------------
+@bp.route("/users")
+def users():
+    """User list with active search, department and status filters."""
+    q = request.args.get("q", "")
+    department_id = request.args.get("department", type=int)
+    status = request.args.get("status", "active")
+    active = {"active": True, "inactive": False}.get(status)
+    page = db.paginate(
+        services.search_users(q, department_id, active), page=request.args.get("page", 1, type=int),
+        per_page=PER_PAGE, error_out=False,
+    )
+    return render(
+        "org/users.html", "org/_partials/_user_table.html",
+        page=page, q=q, department_id=department_id, status=status,
+        departments=_department_choices(_("All departments")),
+    )
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def user_new():
+    """Create a user; a temporary password is shown once."""
+    form = _prepare_user_form(UserForm(roles=[EMPLOYEE]))
+    if form.validate_on_submit():
+        try:
+            user, temp = services.create_user(_actor(), _user_data(form))
+        except ServiceError as exc:
+            db.session.rollback()
+            exc.apply_to_form(form)
+        else:
+            db.session.commit()
+            flash(_("User %(name)s created. Temporary password: %(password)s (shown only once; the user must change it at first login).",
+                    name=user.display_name, password=temp), "success")
+            return redirect_to(url_for("org.users", q=user.username))
+    status = 422 if form.errors or form.form_errors else 200
+    return render("org/user_new.html", "org/_partials/_user_form.html", form=form), status
+
+
+@bp.route("/users/<int:user_id>")
+def user_row(user_id: int):
+    """One user's table row (used to cancel an inline edit)."""
+    user = services.get_user(user_id)
+    return render("org/user_edit.html", "org/_partials/_user_row.html", user=user, form=None)
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+def user_edit(user_id: int):
+    """Edit a user inline (htmx) or on its own page."""
+    user = services.get_user(user_id)
+    form = UserForm(obj=user) if request.method == "GET" else UserForm()
+    if request.method == "GET":
+        form.roles.data = sorted(user.roles)
+    _prepare_user_form(form)
+    if form.validate_on_submit():
+        try:
+            services.update_user(_actor(), user, _user_data(form))
+        except ServiceError as exc:
+            db.session.rollback()
+            user = services.get_user(user_id)
+            exc.apply_to_form(form)
+        else:
+            db.session.commit()
+            if wants_partial():
+                return render("org/user_edit.html", "org/_partials/_user_row.html", user=user)
+            flash(_("Saved."), "success")
+            return redirect_to(url_for("org.users", q=user.username))
+    status = 422 if form.errors or form.form_errors else 200
+    return render("org/user_edit.html", "org/_partials/_user_edit_row.html", user=user, form=form), status
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+def user_set_active(user_id: int):
+    """Deactivate or reactivate a user (never a delete)."""
+    user = services.get_user(user_id)
+    ConfirmForm()  # CSRF is checked globally; the form documents the contract
+    error = None
+    try:
+        services.set_user_active(_actor(), user, request.form.get("active") == "1")
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        user = services.get_user(user_id)
+        error = str(exc)
+    if wants_partial():
+        return render("org/user_edit.html", "org/_partials/_user_row.html", user=user, error=error), (422 if error else 200)
+    flash(error or _("Saved."), "danger" if error else "success")
+    return redirect_to(url_for("org.users", q=user.username, status="all"))
+
+
+@bp.route("/users/<int:user_id>/reset-password", methods=["POST"])
+def user_reset_password(user_id: int):
+    """Issue a temporary password, shown once to the administrator."""
+    user = services.get_user(user_id)
+    temp = services.reset_password(_actor(), user)
+    db.session.commit()
+    message = _("New temporary password for %(name)s: %(password)s (shown only once).", name=user.display_name, password=temp)
+    if wants_partial():
+        return render("org/user_edit.html", "org/_partials/_user_row.html", user=user, notice=message)
+    flash(message, "success")
+    return redirect_to(url_for("org.users", q=user.username))
+
+
+@bp.route("/positions/options")
+def position_options():
+    """The <option>s of a department's positions, for the dependent select box."""
+    department_id = request.args.get("department_id", type=int)
+    return render("org/_partials/_position_options.html", "org/_partials/_position_options.html",
+                  choices=_position_choices(department_id))
+
+
+# -- departments ----------------------------------------------------------------------------------
+def _prepare_department_form(form: DepartmentForm) -> DepartmentForm:
+    form.parent_id.choices = _department_choices(_("— top level —"))
+    form.head_id.choices = _user_choices()
+    return form
+
+
+def _department_data(form: DepartmentForm) -> services.DepartmentData:
+    return services.DepartmentData(
+        code=form.code.data or "", name=form.name.data or "", parent_id=form.parent_id.data,
+        head_id=form.head_id.data, sort_order=form.sort_order.data or 0,
+    )
+
+
+def _department_page(form: DepartmentForm | None = None, status: int = 200):
+    form = form or _prepare_department_form(DepartmentForm())
+    counts = dict(
+        db.session.execute(
+            db.select(User.department_id, db.func.count()).where(User.active.is_(True)).group_by(User.department_id)
+        ).all()
+    )
+    return render("org/departments.html", "org/_partials/_department_table.html",
+                  tree=services.department_tree(), counts=counts, form=form), status
+
+
+@bp.route("/departments", methods=["GET", "POST"])
+def departments():
+    """The department tree; POST creates a department."""
+    if request.method == "GET":
+        return _department_page()
+    form = _prepare_department_form(DepartmentForm())
+    if form.validate_on_submit():
+        try:
+            dept = services.create_department(_actor(), _department_data(form))
+        except ServiceError as exc:
+            db.session.rollback()
+            exc.apply_to_form(form)
+        else:
+            db.session.commit()
+            flash(_("Department %(name)s created.", name=dept.name), "success")
+            return redirect_to(url_for("org.departments"))
+    return render("org/departments.html", "org/_partials/_department_form.html",
+                  tree=services.department_tree(), counts={}, form=form), 422
+
+
+@bp.route("/departments/<int:department_id>/edit", methods=["GET", "POST"])
+def department_edit(department_id: int):
+    """Edit a department inline (htmx) or on its own page."""
+    dept = services.get_department(department_id)
+    form = _prepare_department_form(DepartmentForm(obj=dept) if request.method == "GET" else DepartmentForm())
+    if form.validate_on_submit():
+        try:
+            services.update_department(_actor(), dept, _department_data(form))
+        except ServiceError as exc:
+            db.session.rollback()
+            dept = services.get_department(department_id)
+            exc.apply_to_form(form)
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect_to(url_for("org.departments"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render("org/department_edit.html", "org/_partials/_department_edit_form.html", dept=dept, form=form), status
+
+
+@bp.route("/departments/<int:department_id>/active", methods=["POST"])
+def department_set_active(department_id: int):
+    """Deactivate or reactivate a department."""
+    dept = services.get_department(department_id)
+    try:
+        services.set_department_active(_actor(), dept, request.form.get("active") == "1")
+        db.session.commit()
+        flash(_("Saved."), "success")
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+    return redirect_to(url_for("org.departments"))
+
+
+@bp.route("/departments/<int:department_id>", methods=["GET", "POST"])
+def department_detail(department_id: int):
+    """A department's positions and members; POST adds a position."""
+    dept = services.get_department(department_id)
+    form = PositionForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                services.create_position(_actor(), dept, form.name.data)
+            except ServiceError as exc:
+                db.session.rollback()
+                exc.apply_to_form(form)
+            else:
+                db.session.commit()
+                form = PositionForm(formdata=None)
+        status = 422 if form.errors or form.form_errors else 200
+    positions = db.session.scalars(db.select(Position).where(Position.department_id == dept.id).order_by(Position.name)).all()
+    members = db.session.scalars(
+        db.select(User).where(User.department_id == dept.id).order_by(User.active.desc(), User.username)
+    ).all()
+    return render("org/department_detail.html", "org/_partials/_positions.html",
+                  dept=dept, positions=positions, members=members, form=form), status
+
+
+@bp.route("/positions/<int:position_id>", methods=["POST"])
+def position_update(position_id: int):
+    """Rename a position, or (with ``active``) deactivate or reactivate it."""
+    position = services.get_position(position_id)
+    try:
+        if "active" in request.form:
+            services.set_position_active(_actor(), position, request.form["active"] == "1")
+        else:
+            services.rename_position(_actor(), position, request.form.get("name", ""))
+        db.session.commit()
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+    return redirect_to(url_for("org.department_detail", department_id=position.department_id))
+
+
+# -- roster import --------------------------------------------------------------------------------
+@bp.route("/roster", methods=["GET", "POST"])
+def roster_import():
+    """Upload an HR roster: validate every row and preview the changes before anything is written."""
+    form = RosterUploadForm()
+    plan = pending = None
+    status = 200
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            pending, plan = roster.upload_roster(_actor(), upload.filename or "", upload.read())
+        except ServiceError as exc:
+            db.session.rollback()
+            exc.apply_to_form(form)
+        else:
+            db.session.commit()
+        if form.form_errors or (plan is not None and not plan.valid):
+            status = 422
+    elif request.method == "POST":
+        status = 422
+    return render("org/roster.html", "org/_partials/_roster_preview.html",
+                  form=form, plan=plan, pending=pending, confirm=ConfirmForm()), status
+
+
+@bp.route("/roster/<int:import_id>/apply", methods=["POST"])
+def roster_apply(import_id: int):
+    """Apply a previewed roster import. A second click applies nothing."""
+    try:
+        pending, plan = roster.apply_roster(_actor(), import_id)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(_("Nothing was imported: %(errors)s", errors=str(exc)), "danger")
+        return redirect_to(url_for("org.roster_import"))
+    db.session.commit()
+    if plan is None:
+        flash(_("This import was already applied."), "info")
+    else:
+        flash(_("Roster imported: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
+                **pending.result), "success")
+    return redirect_to(url_for("org.users"))

@@ -1,0 +1,68 @@
+"""Error pages, rendered as full pages or as htmx fragments."""
+from __future__ import annotations
+
+from flask import jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from portal.core.errors import NotFound, PermissionDenied
+from portal.extensions import db
+from portal.web.htmx import wants_partial
+
+
+def _messages():
+    return {
+        400: _("The request could not be understood."),
+        403: _("You do not have permission to do this."),
+        404: _("The page or record was not found."),
+        405: _("This action is not allowed here."),
+        409: _("Someone else changed this record first. Reload and try again."),
+        413: _("The upload is too large."),
+        422: _("The submitted data is invalid."),
+        429: _("Too many requests. Please wait a moment and try again."),
+        500: _("Something went wrong on our side. The error has been logged."),
+        503: _("The service is temporarily unavailable."),
+    }
+
+
+def render_error(status: int, message: str | None = None):
+    message = message or _messages().get(status, _messages()[500])
+    if request.path.startswith("/healthz") or request.accept_mimetypes.best == "application/json":
+        return jsonify(error=status, message=message), status
+    template = "errors/_partials/_error.html" if wants_partial() else "errors/error.html"
+    response = render_template(template, status=status, message=message)
+    return response, status
+
+
+def init_app(app) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(exc):
+        return render_error(400, _("The form has expired or was not sent from this site. Reload the page and try again."))
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(exc):
+        limit_mb = (app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
+        return render_error(413, _("The upload is too large (at most %(mb)d MB).", mb=limit_mb))
+
+    @app.errorhandler(PermissionDenied)
+    def permission_denied(exc):
+        db.session.rollback()
+        return render_error(403)
+
+    @app.errorhandler(NotFound)
+    def not_found(exc):
+        db.session.rollback()
+        return render_error(404)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        if exc.code and exc.code < 400:
+            return exc
+        return render_error(exc.code or 500)
+
+    @app.errorhandler(Exception)
+    def server_error(exc):
+        db.session.rollback()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return render_error(500)

@@ -1,0 +1,40 @@
+"""htmx helpers: page-or-partial rendering, redirects that work for htmx and plain requests."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import make_response, redirect, render_template, request
+
+from portal.extensions import htmx
+
+
+def wants_partial() -> bool:
+    """An htmx request that swaps a fragment (boosted navigation wants the whole page)."""
+    return bool(htmx) and not htmx.boosted
+
+
+def render(page_template: str, partial_template: str, /, **context):
+    """Render the partial for an htmx swap, otherwise the full page (which includes the partial)."""
+    template = partial_template if wants_partial() else page_template
+    response = make_response(render_template(template, **context))
+    response.vary.add("HX-Request")
+    return response
+
+
+def redirect_to(url: str, code: int = 303):
+    """Redirect; an htmx request gets ``HX-Redirect`` so the whole page navigates, not a fragment."""
+    if htmx:
+        response = make_response("", 204 if code < 400 else code)
+        response.headers["HX-Redirect"] = url
+        return response
+    return redirect(url, code)
+
+
+def is_safe_next(target: str | None) -> bool:
+    """Only same-site relative paths: no scheme, no host, no protocol-relative or backslash tricks."""
+    if not target or len(target) > 2000:
+        return False
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc and not any(ord(c) < 32 for c in target)

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import current_app, jsonify, redirect, request, session, url_for
+from flask_login import current_user
+
+from portal.extensions import db, rq
+from portal.web import bp
+from portal.web.access import public
+from portal.web.htmx import is_safe_next
+
+
+@bp.route("/healthz")
+@public
+def healthz():
+    """Liveness and readiness: database and Redis status, and the version. 503 when the database is down."""
+    from portal import __version__
+
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        database = "ok"
+    except Exception as exc:  # any driver error means "not ready"
+        db.session.rollback()
+        current_app.logger.warning("healthz: database check failed: %s", exc)
+        database = "error"
+    redis_status = "ok" if rq.ping() else "error"
+    status = 200 if database == "ok" else 503
+    body = {
+        "status": "ok" if status == 200 and redis_status == "ok" else ("degraded" if status == 200 else "error"),
+        "database": database,
+        "redis": redis_status,
+        "redis_mode": "embedded" if rq.embedded else "external",
+        "version": __version__,
+    }
+    return jsonify(body), status
+
+
+@bp.route("/language", methods=["POST"])
+@public
+def set_language():
+    """Switch the interface language (zh_Hans_CN or en) for this browser, and for the account if logged in."""
+    code = request.form.get("lang", "")
+    if code in current_app.config["PORTAL_LANGUAGES"]:
+        session["lang"] = code
+        if current_user.is_authenticated and current_user.locale != code:
+            current_user.locale = code
+            db.session.commit()
+    target = request.form.get("next", "")
+    return redirect(target if is_safe_next(target) else url_for("home.index"), 303)
