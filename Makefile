@@ -26,7 +26,7 @@ install: $(VENV)/.installed compile-translations
 install-test: $(VENV)/.installed-test compile-translations
 
 compile-translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel compile -q -d portal/translations
+	$(VENV)/bin/pybabel compile -d portal/translations
 
 ## make run: the portal with demo data on http://127.0.0.1:$(PORT)/ (SQLite + embedded Redis + worker + cron)
 run: install

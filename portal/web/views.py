@@ -24,12 +24,17 @@ def healthz():
         current_app.logger.warning("healthz: database check failed: %s", exc)
         database = "error"
     redis_status = "ok" if rq.ping() else "error"
+    workers = schedulers = None
+    if redis_status == "ok":
+        workers, schedulers = rq.process_counts()
     status = 200 if database == "ok" else 503
     body = {
         "status": "ok" if status == 200 and redis_status == "ok" else ("degraded" if status == 200 else "error"),
         "database": database,
         "redis": redis_status,
         "redis_mode": "embedded" if rq.embedded else "external",
+        "workers": workers,
+        "cron_schedulers": schedulers,
         "version": __version__,
     }
     return jsonify(body), status
