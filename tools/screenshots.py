@@ -1,0 +1,49 @@
+"""Regenerate the README screenshots: the real portal with demo data, in Debian's Chromium.
+
+    .venv/bin/python tools/screenshots.py
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from tests.livesrv import LiveServer  # noqa: E402
+
+SHOTS = [
+    ("zhangsan", "/", "docs/screenshot-home.png"),
+    ("admin", "/admin/org/users", "docs/screenshot-users.png"),
+]
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = LiveServer(Path(tmp)).start()
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                for username, path, target in SHOTS:
+                    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 760})
+                    page = context.new_page()
+                    page.goto("/login")
+                    page.fill("#username", username)
+                    page.fill("#password", "demo1234")
+                    page.click("#login-form button[type=submit]")
+                    page.wait_for_url(server.url + "/")
+                    page.goto(path)
+                    page.screenshot(path=str(ROOT / target))
+                    print("wrote", target)
+                    context.close()
+                browser.close()
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
