@@ -60,6 +60,22 @@ class Config:
     SMTP_SECURITY = os.environ.get("SMTP_SECURITY", "none")
     SMTP_FROM = os.environ.get("SMTP_FROM", "服务质量门户 <quality-portal@localhost>")
 
+    #: Quiet hours (Asia/Shanghai): instant emails raised inside them wait until they end.
+    PORTAL_QUIET_HOURS = os.environ.get("PORTAL_QUIET_HOURS", "20:00-08:00")
+    #: When the daily digest goes out on working days (Asia/Shanghai).
+    PORTAL_DIGEST_TIME = os.environ.get("PORTAL_DIGEST_TIME", "08:30")
+    #: Working hours for business-time calculations (SLAs).
+    PORTAL_WORKING_HOURS = os.environ.get("PORTAL_WORKING_HOURS", "09:00-12:00,13:30-17:30")
+    #: Outbox delivery: attempts before a delivery is marked failed, first retry delay (doubling each time),
+    #: and after how long a delivery left "sending" by a dead worker is tried again.
+    PORTAL_DELIVERY_MAX_ATTEMPTS = _env_int("PORTAL_DELIVERY_MAX_ATTEMPTS", 6)
+    PORTAL_DELIVERY_BACKOFF_SECONDS = _env_int("PORTAL_DELIVERY_BACKOFF_SECONDS", 60)
+    PORTAL_DELIVERY_STALE_SECONDS = _env_int("PORTAL_DELIVERY_STALE_SECONDS", 600)
+    PORTAL_SMTP_TIMEOUT = _env_int("PORTAL_SMTP_TIMEOUT", 20)
+    PORTAL_WEBHOOK_TIMEOUT = _env_int("PORTAL_WEBHOOK_TIMEOUT", 5)
+    #: Where the portal is reached, for links in emails and group-chat messages.
+    PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000")
+
     #: PORTAL_LOCKOUT_ATTEMPTS failed logins within PORTAL_LOCKOUT_MINUTES lock the account (and the IP).
     PORTAL_LOCKOUT_ATTEMPTS = _env_int("PORTAL_LOCKOUT_ATTEMPTS", 5)
     PORTAL_LOCKOUT_MINUTES = _env_int("PORTAL_LOCKOUT_MINUTES", 15)
@@ -111,6 +127,9 @@ class ProductionConfig(Config):
                 "SECRET_KEY is missing, the development default, or shorter than 16 characters: "
                 "set SECRET_KEY to a long random value (python -c 'import secrets; print(secrets.token_hex(32))')."
             )
+        # The class attribute was read when this module was imported; use the key just checked, so the
+        # application never signs sessions with another key (e.g. the development default) than the one validated.
+        cls.SECRET_KEY = key
 
 
 CONFIGS = {

@@ -82,10 +82,10 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal import audit, auth, home, org, web
+    from portal import audit, auth, home, notify, org, web, workcal
     from portal.web import access, errors, security
 
-    for module in (web, auth, home, org, audit):
+    for module in (web, auth, home, org, audit, notify, workcal):
         app.register_blueprint(module.bp)
     access.init_app(app)
     errors.init_app(app)
@@ -101,7 +101,12 @@ def _init_templates(app: Flask) -> None:
     from portal.org.models import ROLE_LABELS
     from portal.web.nav import navigation
 
+    from flask_login import current_user
+
+    from portal.notify.services import unread_count
+
     app.jinja_env.filters["dt"] = local_datetime
+    app.jinja_env.globals["unread_notifications"] = lambda: unread_count(current_user) if current_user.is_authenticated else 0
     app.jinja_env.globals.update(
         ROLE_LABELS=ROLE_LABELS,
         navigation=navigation,

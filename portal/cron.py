@@ -6,5 +6,8 @@ Cron strings are read in the scheduler process's local time; the README runs ``r
 from rq import cron
 
 from portal.auth.jobs import purge_login_attempts
+from portal.notify.jobs import tick
 
 cron.register(purge_login_attempts, queue_name="default", cron="0 3 * * *", name="purge_login_attempts")
+# The outbox sweeper and the digest start (at the configured time, on working days) run on this tick.
+cron.register(tick, queue_name="default", interval=60, name="notify_tick")

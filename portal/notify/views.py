@@ -1,0 +1,285 @@
+"""Notification centre, bell, preferences, digest page, announcements; and the administrators' pages:
+settings, 发件箱 (captured email), failed deliveries, job monitor, group-chat webhooks."""
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import sqlalchemy as sa
+from flask import abort, flash, make_response, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from portal.core.errors import ServiceError
+from portal.core.types import utcnow
+from portal.extensions import db
+from portal.notify import admin, bp, services
+from portal.notify.digest import preview
+from portal.notify.forms import AnnouncementForm, SettingsForm, WebhookForm
+from portal.notify.models import MODES, CapturedEmail, Delivery, Webhook
+from portal.notify.registry import kinds, register_kind
+from portal.org.models import ADMIN, DEPT_HEAD, QUALITY_MANAGER
+from portal.web.access import ensure_role
+from portal.web.htmx import redirect_to, render, wants_partial
+from portal.web.nav import NavEntry, register_nav
+from portal.workcal.services import portal_tz
+
+register_kind(admin.ANNOUNCEMENT, _l("Announcements"))
+register_nav(NavEntry(_l("Notifications"), "notify.centre"))
+register_nav(NavEntry(_l("Announcement"), "notify.announce", (ADMIN, QUALITY_MANAGER, DEPT_HEAD)))
+register_nav(NavEntry(_l("Notification settings"), "notify.settings", (ADMIN,), "admin"))
+register_nav(NavEntry(_l("Outbox"), "notify.outbox", (ADMIN,), "admin"))
+register_nav(NavEntry(_l("Jobs and deliveries"), "notify.jobs", (ADMIN,), "admin"))
+register_nav(NavEntry(_l("Group-chat robots"), "notify.webhooks", (ADMIN,), "admin"))
+
+MODE_LABELS = {"instant": _l("Instant email"), "digest": _l("Daily digest only"), "inapp": _l("In the portal only")}
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+# -- everyone -------------------------------------------------------------------------------------
+@bp.route("/notifications/bell")
+def bell():
+    """The unread count for the navigation bell (polled every 30 s while the tab is visible)."""
+    response = make_response(render("notify/_partials/_bell.html", "notify/_partials/_bell.html",
+                                    unread=services.unread_count(current_user)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/notifications")
+def centre():
+    """The notification centre: filters by status and kind, newest first, keyset pagination."""
+    status = request.args.get("status", "all")
+    kind = request.args.get("kind", "")
+    before = request.args.get("before", type=int)
+    items = services.list_notifications(current_user, status=status, kind=kind, before=before, limit=31)
+    has_more = len(items) > 30
+    items = items[:30]
+    return render("notify/centre.html", "notify/_partials/_list.html", items=items, status=status, kind=kind,
+                  kinds=kinds(), has_more=has_more, next_before=items[-1].id if items else None,
+                  unread=services.unread_count(current_user))
+
+
+@bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
+def mark_read(notification_id: int):
+    """Mark one notification read; with ``open`` set, go to its link."""
+    note = services.mark_read(current_user, notification_id)
+    db.session.commit()
+    if request.form.get("open") and note.link:
+        return redirect_to(note.link)
+    if wants_partial():
+        return render("notify/centre.html", "notify/_partials/_item.html", note=note)
+    return redirect_to(url_for("notify.centre"))
+
+
+@bp.route("/notifications/read-all", methods=["POST"])
+def mark_all_read():
+    """Mark every notification read."""
+    n = services.mark_all_read(current_user)
+    db.session.commit()
+    flash(_("%(n)d notifications marked read.", n=n), "success")
+    return redirect_to(url_for("notify.centre"))
+
+
+@bp.route("/notifications/preferences", methods=["GET", "POST"])
+def preferences():
+    """Per kind of notification: instant email, digest only, or in the portal only."""
+    if request.method == "POST":
+        try:
+            for kind in kinds():
+                mode = request.form.get(f"mode-{kind.key}")
+                if mode:
+                    services.set_preference(current_user, kind.key, mode)
+        except ServiceError as exc:
+            db.session.rollback()
+            flash(str(exc), "danger")
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+        return redirect_to(url_for("notify.preferences"))
+    return render("notify/preferences.html", "notify/preferences.html", rows=services.user_preferences(current_user),
+                  modes=MODES, mode_labels=MODE_LABELS, settings=services.get_settings())
+
+
+@bp.route("/digest")
+def my_digest():
+    """Today's daily digest (as sent, or as it would be built now)."""
+    day = utcnow().astimezone(portal_tz()).date()
+    requested = request.args.get("day")
+    if requested:
+        try:
+            day = date.fromisoformat(requested)
+        except ValueError:
+            abort(404)
+    return render("notify/digest.html", "notify/digest.html", day=day, sections=preview(current_user, day))
+
+
+@bp.route("/notifications/announce", methods=["GET", "POST"])
+def announce():
+    """Send an announcement to a department (or everyone) as notifications, email and group chat."""
+    ensure_role(current_user, ADMIN, QUALITY_MANAGER, DEPT_HEAD)
+    form = AnnouncementForm()
+    choices = [(d.id, d.name) for d in admin.announcement_departments(current_user)]
+    if current_user.has_role(ADMIN, QUALITY_MANAGER):
+        choices = [(0, _("Everyone"))] + choices
+    form.department_id.choices = choices
+    if request.method == "GET":
+        form.request_id.data = uuid.uuid4().hex
+    if form.validate_on_submit():
+        try:
+            n = admin.send_announcement(_actor(), form.department_id.data, form.title.data, form.body.data or "",
+                                        webhook=form.webhook.data, request_id=form.request_id.data)
+        except ServiceError as exc:
+            db.session.rollback()
+            exc.apply_to_form(form)
+        else:
+            db.session.commit()
+            flash(_("Announcement sent to %(n)d people.", n=n), "success")
+            return redirect_to(url_for("notify.centre"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render("notify/announce.html", "notify/_partials/_announce_form.html", form=form), status
+
+
+# -- administrators -------------------------------------------------------------------------------
+def _admin():
+    ensure_role(current_user, ADMIN)
+
+
+@bp.route("/admin/notify/settings", methods=["GET", "POST"])
+def settings():
+    """SMTP server, quiet hours and the digest time."""
+    _admin()
+    current = services.get_settings()
+    form = SettingsForm(obj=current)
+    if form.validate_on_submit():
+        try:
+            services.save_settings(
+                _actor(), smtp_host=form.smtp_host.data or "", smtp_port=form.smtp_port.data,
+                smtp_security=form.smtp_security.data, smtp_user=form.smtp_user.data or "",
+                smtp_password=form.smtp_password.data or None, smtp_from=form.smtp_from.data,
+                quiet_start=form.quiet_start.data, quiet_end=form.quiet_end.data, digest_time=form.digest_time.data,
+            )
+        except ServiceError as exc:
+            db.session.rollback()
+            exc.apply_to_form(form)
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect_to(url_for("notify.settings"))
+    elif request.method == "POST" and form.smtp_port.errors:
+        form.smtp_port.errors = [_("The port must be a number from 1 to 65535.")]
+    status = 422 if form.errors or form.form_errors else 200
+    return render("notify/settings.html", "notify/_partials/_settings_form.html", form=form,
+                  capturing=not current.smtp_host), status
+
+
+@bp.route("/admin/notify/outbox")
+def outbox():
+    """发件箱: the emails captured instead of sent (no SMTP server configured)."""
+    _admin()
+    q = request.args.get("q", "").strip()[:100]
+    stmt = sa.select(CapturedEmail).order_by(CapturedEmail.id.desc()).limit(100)
+    if q:
+        stmt = stmt.where(sa.or_(CapturedEmail.to.icontains(q, autoescape=True),
+                                 CapturedEmail.subject.icontains(q, autoescape=True)))
+    return render("notify/outbox.html", "notify/_partials/_outbox_rows.html",
+                  emails=list(db.session.scalars(stmt)), q=q)
+
+
+@bp.route("/admin/notify/outbox/<int:email_id>")
+def outbox_email(email_id: int):
+    """One captured email: its text part, and its HTML part as text (never rendered as HTML here)."""
+    _admin()
+    email = db.session.get(CapturedEmail, email_id)
+    if email is None:
+        abort(404)
+    return render("notify/outbox_email.html", "notify/outbox_email.html", email=email)
+
+
+@bp.route("/admin/notify/jobs")
+def jobs():
+    """Queued, scheduled and failed job counts, failed jobs and failed deliveries, with retry buttons."""
+    _admin()
+    try:
+        overview = admin.queue_overview()
+    except Exception as exc:  # Redis down: still show the deliveries, which live in the database
+        overview = {"error": str(exc)}
+    counts = dict(db.session.execute(sa.select(Delivery.status, sa.func.count()).group_by(Delivery.status)).all())
+    return render("notify/jobs.html", "notify/jobs.html", overview=overview, delivery_counts=counts,
+                  deliveries=admin.failed_deliveries())
+
+
+@bp.route("/admin/notify/jobs/<job_id>/retry", methods=["POST"])
+def retry_job(job_id: str):
+    """Re-queue a failed RQ job."""
+    admin.retry_job(_actor(), job_id)
+    db.session.commit()
+    flash(_("The job was queued again."), "success")
+    return redirect_to(url_for("notify.jobs"))
+
+
+@bp.route("/admin/notify/deliveries/<int:delivery_id>/retry", methods=["POST"])
+def retry_delivery(delivery_id: int):
+    """Send a failed delivery again."""
+    admin.retry_delivery(_actor(), delivery_id)
+    db.session.commit()
+    flash(_("The delivery will be tried again."), "success")
+    return redirect_to(url_for("notify.jobs"))
+
+
+def _webhook_form(hook: Webhook | None = None) -> WebhookForm:
+    from portal.org.services import department_tree
+
+    form = WebhookForm(obj=hook) if hook is not None and request.method == "GET" else WebhookForm()
+    if hook is not None and request.method == "GET":
+        form.secret.data = ""  # stored encrypted; never shown again
+    form.department_id.choices = [(d.id, d.name) for d, _depth in department_tree(include_inactive=False)]
+    return form
+
+
+@bp.route("/admin/notify/webhooks", methods=["GET", "POST"])
+def webhooks():
+    """Group-chat robots per department; POST adds one."""
+    _admin()
+    form = _webhook_form()
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            try:
+                admin.save_webhook(_actor(), None, department_id=form.department_id.data, platform=form.platform.data,
+                                   url=form.url.data, secret=form.secret.data or "", active=form.active.data)
+            except ServiceError as exc:
+                db.session.rollback()
+                exc.apply_to_form(form)
+            else:
+                db.session.commit()
+                flash(_("Saved."), "success")
+                return redirect_to(url_for("notify.webhooks"))
+        status = 422
+    hooks = list(db.session.scalars(sa.select(Webhook).order_by(Webhook.department_id, Webhook.id)))
+    return render("notify/webhooks.html", "notify/_partials/_webhook_form.html", form=form, hooks=hooks), status
+
+
+@bp.route("/admin/notify/webhooks/<int:hook_id>", methods=["GET", "POST"])
+def webhook_edit(hook_id: int):
+    """Edit or deactivate a group-chat robot."""
+    _admin()
+    hook = admin.get_webhook(hook_id)
+    form = _webhook_form(hook)
+    if form.validate_on_submit():
+        try:
+            admin.save_webhook(_actor(), hook, department_id=form.department_id.data, platform=form.platform.data,
+                               url=form.url.data, secret=form.secret.data or "", active=form.active.data)
+        except ServiceError as exc:
+            db.session.rollback()
+            exc.apply_to_form(form)
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect_to(url_for("notify.webhooks"))
+    status = 422 if form.errors or form.form_errors else 200
+    return render("notify/webhook_edit.html", "notify/_partials/_webhook_form.html", form=form, hook=hook), status

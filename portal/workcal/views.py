@@ -1,0 +1,75 @@
+"""The working-day calendar for administrators: a month at a time, with overrides."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import flash, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from portal.core.errors import ServiceError
+from portal.core.types import utcnow
+from portal.extensions import db
+from portal.notify.forms import OverrideForm
+from portal.org.models import ADMIN
+from portal.web.access import require_roles
+from portal.web.htmx import redirect_to, render
+from portal.web.nav import NavEntry, register_nav
+from portal.workcal import bp, services
+
+bp.before_request(require_roles(ADMIN))
+register_nav(NavEntry(_l("Working-day calendar"), "workcal.month", (ADMIN,), "admin"))
+
+
+def _month_args() -> tuple[int, int]:
+    today = utcnow().astimezone(services.portal_tz()).date()
+    year = request.args.get("year", today.year, type=int)
+    month = request.args.get("month", today.month, type=int)
+    if not (2000 <= year <= 2100 and 1 <= month <= 12):
+        year, month = today.year, today.month
+    return year, month
+
+
+@bp.route("/")
+def month():
+    """One month: each day's status, whether it comes from the library, an override or the weekend rule."""
+    year, month_ = _month_args()
+    form = OverrideForm()
+    return _page(year, month_, form)
+
+
+def _page(year: int, month_: int, form: OverrideForm, status: int = 200):
+    days = services.month_view(year, month_)
+    prev = (year - 1, 12) if month_ == 1 else (year, month_ - 1)
+    nxt = (year + 1, 1) if month_ == 12 else (year, month_ + 1)
+    leading = days[0]["day"].weekday()
+    return render("workcal/month.html", "workcal/_partials/_month.html", days=days, year=year, month=month_,
+                  prev=prev, nxt=nxt, leading=leading, form=form,
+                  covered=services.library_covers(date(year, month_, 1))), status
+
+
+@bp.route("/overrides", methods=["POST"])
+def set_override():
+    """Set (or, with ``delete``, remove) the override for one day."""
+    form = OverrideForm()
+    year, month_ = _month_args()
+    if form.validate_on_submit():
+        try:
+            day = date.fromisoformat(form.day.data.strip())
+        except ValueError:
+            form.day.errors = [_("Enter a date as YYYY-MM-DD.")]
+        else:
+            try:
+                if request.form.get("delete"):
+                    services.delete_override(current_user, day)
+                else:
+                    services.set_override(current_user, day, form.is_workday.data == "1", form.note.data or "")
+            except ServiceError as exc:
+                db.session.rollback()
+                exc.apply_to_form(form)
+            else:
+                db.session.commit()
+                flash(_("Saved."), "success")
+                return redirect_to(url_for("workcal.month", year=day.year, month=day.month))
+    return _page(year, month_, form, 422)
