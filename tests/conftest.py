@@ -183,7 +183,7 @@ class PortalClient(FlaskClient):
         """Each request gets its own application context (so its own ``g`` and its own DB session),
         as in production, rather than the one the test holds; the test's session is expired after it,
         so objects the test holds show what the request wrote."""
-        db.session.flush()  # what the test set up is visible to the request
+        db.session.commit()  # what the test set up is visible to the request (a SAVEPOINT release when rolled back)
         ctx = self.application.app_context()
         ctx.push()
         try:

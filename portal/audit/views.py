@@ -78,15 +78,35 @@ def export():
     header = [_("ID"), _("Time"), _("Actor"), _("Action"), _("Object type"), _("Object ID"), _("Details"), _("IP"), _("Hash")]
     sheet.append(header)
     for event in db.session.scalars(stmt.order_by(AuditEvent.id).limit(EXPORT_LIMIT)).yield_per(1000):
-        sheet.append([
+        sheet.append([_cell(sheet, value) for value in (
             event.id, local_datetime(event.created_at, "yyyy-MM-dd HH:mm:ss"), event.actor_name, event.action,
             event.object_type, event.object_id, _summary_text(event.summary), event.ip, event.hash,
-        ])
+        )])
     buffer = io.BytesIO()
     workbook.save(buffer)
     buffer.seek(0)
     return send_file(buffer, as_attachment=True, download_name="audit-trail.xlsx",
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+def _cell(sheet, value):
+    """A cell showing ``value`` as it is. openpyxl turns a string starting with "=" into a formula (and "#N/A"
+    into an error): text typed by anyone, e.g. a username at the login form, must never become a live formula."""
+    from openpyxl.cell import WriteOnlyCell
+
+    cell = WriteOnlyCell(sheet, value=value)
+    if isinstance(value, str) and cell.data_type in ("f", "e"):
+        cell.data_type = "s"
+    return cell
+
+
+@bp.app_template_filter("audit_json")
+def _audit_json(value) -> str:
+    """A summary value as readable JSON (Chinese stays Chinese; ``tojson`` would show \\uXXXX escapes).
+    Returns plain text, so Jinja's autoescaping applies."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def _summary_text(summary: dict) -> str:

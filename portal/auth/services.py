@@ -35,12 +35,16 @@ def _dummy_hash() -> str:
     return _DUMMY_HASH_CACHE[method]
 
 
-def _recent_failures(column, value: str) -> int:
-    """Failures for this username (or IP) inside the lockout window and after its last success."""
+def _recent_failures(column, value: str, *, reset_by_success: bool) -> int:
+    """Failures for this username (or IP) inside the lockout window.
+
+    For an account, a successful login starts the count afresh. For an IP address it does not: otherwise
+    anyone with one valid account could interleave their own logins and guess other accounts' passwords
+    from one address without limit."""
     window_start = utcnow() - timedelta(minutes=current_app.config["PORTAL_LOCKOUT_MINUTES"])
     last_success = db.session.scalar(
         sa.select(sa.func.max(LoginAttempt.created_at)).where(column == value, LoginAttempt.success.is_(True))
-    )
+    ) if reset_by_success else None
     since = window_start
     if last_success is not None:
         # SQLite hands back naive values from aggregates; they are UTC like everything stored.
@@ -56,7 +60,8 @@ def _recent_failures(column, value: str) -> int:
 
 def is_locked(username: str, ip: str) -> bool:
     limit = current_app.config["PORTAL_LOCKOUT_ATTEMPTS"]
-    return _recent_failures(LoginAttempt.username, username) >= limit or _recent_failures(LoginAttempt.ip, ip) >= limit
+    return (_recent_failures(LoginAttempt.username, username, reset_by_success=True) >= limit
+            or _recent_failures(LoginAttempt.ip, ip, reset_by_success=False) >= limit)
 
 
 def authenticate(username: str, password: str, ip: str) -> User:

@@ -26,4 +26,8 @@ def init_app(app) -> None:
 
     @event.listens_for(engine, "begin")
     def sqlite_on_begin(conn):
-        conn.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front. With a deferred BEGIN, a transaction that read and then
+        # writes after another process committed fails at once with "database is locked" (a stale WAL
+        # snapshot cannot be upgraded, and busy_timeout does not apply). Serialising transactions is the
+        # price of the single-file database; PostgreSQL is the answer for real concurrency.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

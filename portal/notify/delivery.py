@@ -107,8 +107,12 @@ def _send_emails(deliveries: list[Delivery], now: datetime, counts: dict) -> Non
     from portal.notify.services import decrypt_secret, get_settings
 
     settings = get_settings()
+    password = decrypt_secret(settings.smtp_password_encrypted)
+    if settings in db.session:
+        db.session.expunge(settings)  # keep its loaded values usable after the commit below
+    db.session.commit()  # no transaction stays open across network I/O (SQLite would stay write-locked)
     try:
-        transport = mailer.Transport(settings, decrypt_secret(settings.smtp_password_encrypted)).__enter__()
+        transport = mailer.Transport(settings, password).__enter__()
     except mailer.TemporaryFailure as exc:
         for delivery in deliveries:
             _retry_or_fail(delivery, str(exc), now, permanent=False)
@@ -119,7 +123,9 @@ def _send_emails(deliveries: list[Delivery], now: datetime, counts: dict) -> Non
             try:
                 if transport.smtp is None and not transport.capturing:
                     transport.__enter__()
-                transport.send(_email_for(delivery))
+                outgoing = _email_for(delivery)
+                db.session.commit()
+                transport.send(outgoing)
             except mailer.PermanentFailure as exc:
                 _retry_or_fail(delivery, str(exc), now, permanent=True)
                 _record(delivery, counts, "failed")
@@ -147,6 +153,7 @@ def _send_webhook(delivery: Delivery, now: datetime, counts: dict) -> None:
     from portal.notify.services import decrypt_secret
 
     url, body = webhooks.build_request(hook.platform, hook.url, decrypt_secret(hook.secret), note.title, markdown)
+    db.session.commit()  # no transaction stays open across network I/O
     try:
         webhooks.post(url, body, current_app.config["PORTAL_WEBHOOK_TIMEOUT"])
     except mailer.PermanentFailure as exc:

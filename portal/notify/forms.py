@@ -6,10 +6,11 @@ from wtforms.validators import DataRequired, Length, Optional
 from portal.notify.webhooks import PLATFORMS
 
 
+# Choices are given as callables: wtforms 3.3 deprecates (warns on) lists of tuples passed to SelectField().
 class SettingsForm(FlaskForm):
     smtp_host = StringField(_l("SMTP server"), validators=[Optional(), Length(max=255)])
     smtp_port = IntegerField(_l("Port"), validators=[Optional()])
-    smtp_security = SelectField(_l("Encryption"), choices=[("none", _l("None")), ("starttls", "STARTTLS"), ("ssl", "SSL/TLS")])
+    smtp_security = SelectField(_l("Encryption"), choices=lambda: [("none", _l("None")), ("starttls", "STARTTLS"), ("ssl", "SSL/TLS")])
     smtp_user = StringField(_l("SMTP user"), validators=[Optional(), Length(max=255)])
     smtp_password = PasswordField(_l("SMTP password (leave empty to keep)"), validators=[Optional(), Length(max=255)])
     smtp_from = StringField(_l("Sender"), validators=[DataRequired(), Length(max=255)])
@@ -20,7 +21,7 @@ class SettingsForm(FlaskForm):
 
 class WebhookForm(FlaskForm):
     department_id = SelectField(_l("Department"), coerce=int, validate_choice=False)
-    platform = SelectField(_l("Platform"), choices=list(PLATFORMS.items()))
+    platform = SelectField(_l("Platform"), choices=lambda: list(PLATFORMS.items()))
     url = StringField(_l("Webhook address"), validators=[DataRequired(), Length(max=500)])
     secret = StringField(_l("Signing secret (DingTalk, Feishu)"), validators=[Optional(), Length(max=200)])
     active = BooleanField(_l("Active"), default=True)
@@ -37,5 +38,5 @@ class AnnouncementForm(FlaskForm):
 
 class OverrideForm(FlaskForm):
     day = StringField(_l("Date"), validators=[DataRequired(), Length(max=10)])
-    is_workday = SelectField(_l("Status"), choices=[("1", _l("Working day")), ("0", _l("Day off"))])
+    is_workday = SelectField(_l("Status"), choices=lambda: [("1", _l("Working day")), ("0", _l("Day off"))])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=100)])

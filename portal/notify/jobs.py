@@ -41,23 +41,33 @@ def run_digest(day: str, now: str | None = None) -> int:
 
 
 @job
-def tick(now: str | None = None) -> dict:
-    """Every minute (rq cron): re-enqueue due outbox rows, and start the digest when it is due."""
+def sweep_outbox(now: str | None = None) -> int:
+    """Re-enqueue every due outbox row (pending after a Redis outage, a retry delay or a dead worker)."""
     from portal.extensions import rq
     from portal.notify.delivery import sweep
+
+    batches = sweep(datetime.fromisoformat(now) if now else utcnow())
+    for batch in batches:
+        rq.enqueue_now(deliver_batch, batch)
+    return len(batches)
+
+
+@job
+def tick(now: str | None = None) -> dict:
+    """Every minute (rq cron): sweep the outbox, and start the digest when it is due."""
+    from portal.extensions import db, rq
     from portal.notify.digest import digest_due
     from portal.notify.services import get_settings
 
     moment = datetime.fromisoformat(now) if now else utcnow()
-    batches = sweep(moment)
-    for batch in batches:
-        rq.enqueue_now(deliver_batch, batch)
+    batches = sweep_outbox(moment.isoformat())
     day = digest_due(moment, get_settings().digest_time)
+    db.session.commit()
     started = False
     if day is not None and _claim_digest_day(day):
-        rq.enqueue_now(run_digest, day.isoformat())
+        rq.enqueue_now(run_digest, day.isoformat(), moment.isoformat() if now else None)
         started = True
-    return {"batches": len(batches), "digest": started}
+    return {"batches": batches, "digest": started}
 
 
 def _claim_digest_day(day: date) -> bool:

@@ -26,8 +26,12 @@ PLATFORMS = {"wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书"}
 
 def validate_url(url: str) -> str:
     url = (url or "").strip()
-    parts = urllib.parse.urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 500 or any(c.isspace() for c in url):
+    try:
+        parts = urllib.parse.urlsplit(url)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a malformed IPv6 host, or a port that is not a number from 1 to 65535
+        valid = False
+    if not valid or len(url) > 500 or any(c.isspace() for c in url):
         raise ServiceError(("url", _("Enter the robot's full webhook address, starting with https://.")))
     return url
 

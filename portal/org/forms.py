@@ -25,7 +25,9 @@ class UserForm(FlaskForm):
     email = StringField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     department_id = SelectField(_l("Department"), coerce=_optional_int, validate_choice=False)
     position_id = SelectField(_l("Position"), coerce=_optional_int, validate_choice=False)
-    roles = MultiCheckboxField(_l("Roles"), choices=[(k, v) for k, v in ROLE_LABELS.items()])
+    # A callable: WTForms 3.3 deprecates a list of tuples passed to the constructor (the test suite turns
+    # that DeprecationWarning into an error); callables are accepted by every WTForms 3.x.
+    roles = MultiCheckboxField(_l("Roles"), choices=lambda: [(k, v) for k, v in ROLE_LABELS.items()])
 
 
 class DepartmentForm(FlaskForm):

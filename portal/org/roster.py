@@ -98,10 +98,12 @@ def _read_table(filename: str, content: bytes) -> list[list[str]]:
 def _read_xlsx(content: bytes) -> list[list[str]]:
     from openpyxl import load_workbook
 
+    invalid = ServiceError((None, _("The file is not a valid .xlsx spreadsheet.")))
     try:
         workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError):
-        raise ServiceError((None, _("The file is not a valid .xlsx spreadsheet.")))
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, SyntaxError):
+        # SyntaxError covers xml.etree's ParseError: a zip whose XML parts are broken.
+        raise invalid
     try:
         sheet = workbook.worksheets[0]
         rows = []
@@ -110,6 +112,11 @@ def _read_xlsx(content: bytes) -> list[list[str]]:
             if len(rows) > MAX_ROWS + 1:
                 raise ServiceError((None, _("The file has more than %(n)d rows.", n=MAX_ROWS)))
         return rows
+    except ServiceError:
+        raise
+    except (KeyError, IndexError, ValueError, TypeError, AttributeError, SyntaxError):
+        # The sheet is parsed lazily (read-only mode): broken sheet XML surfaces while iterating.
+        raise invalid
     finally:
         workbook.close()
 
@@ -244,7 +251,12 @@ def plan_roster(rows: list[RosterRow], file_errors: list[str], actor: User | Non
         if row.errors:
             continue
 
+        existing = users.get(username)
         position_name = v.get("position", "")[:100]
+        if "position" not in v and existing is not None and existing.position is not None \
+                and existing.department_id == dept.id:
+            # No 岗位 column at all: keep the position, as a missing 角色 or 状态 column keeps those.
+            position_name = existing.position.name
         if position_name and (dept.id, position_name) not in positions:
             new_positions.add((dept.name, position_name))
         wanted = {
@@ -253,7 +265,6 @@ def plan_roster(rows: list[RosterRow], file_errors: list[str], actor: User | Non
             "department": dept.name,
             "position": position_name,
         }
-        existing = users.get(username)
         if existing is None:
             wanted_roles = roles or {EMPLOYEE}
             plan.creates.append({"line": row.line, "username": username, **wanted,

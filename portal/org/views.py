@@ -185,15 +185,18 @@ def _department_data(form: DepartmentForm) -> services.DepartmentData:
     )
 
 
-def _department_page(form: DepartmentForm | None = None, status: int = 200):
-    form = form or _prepare_department_form(DepartmentForm())
-    counts = dict(
+def _active_member_counts() -> dict[int, int]:
+    return dict(
         db.session.execute(
             db.select(User.department_id, db.func.count()).where(User.active.is_(True)).group_by(User.department_id)
         ).all()
     )
+
+
+def _department_page(form: DepartmentForm | None = None, status: int = 200):
+    form = form or _prepare_department_form(DepartmentForm())
     return render("org/departments.html", "org/_partials/_department_table.html",
-                  tree=services.department_tree(), counts=counts, form=form), status
+                  tree=services.department_tree(), counts=_active_member_counts(), form=form), status
 
 
 @bp.route("/departments", methods=["GET", "POST"])
@@ -213,7 +216,7 @@ def departments():
             flash(_("Department %(name)s created.", name=dept.name), "success")
             return redirect_to(url_for("org.departments"))
     return render("org/departments.html", "org/_partials/_department_form.html",
-                  tree=services.department_tree(), counts={}, form=form), 422
+                  tree=services.department_tree(), counts=_active_member_counts(), form=form), 422
 
 
 @bp.route("/departments/<int:department_id>/edit", methods=["GET", "POST"])

@@ -1,7 +1,7 @@
 """Error pages, rendered as full pages or as htmx fragments."""
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+from flask import jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -31,8 +31,9 @@ def render_error(status: int, message: str | None = None):
     if request.path.startswith("/healthz") or request.accept_mimetypes.best == "application/json":
         return jsonify(error=status, message=message), status
     template = "errors/_partials/_error.html" if wants_partial() else "errors/error.html"
-    response = render_template(template, status=status, message=message)
-    return response, status
+    response = make_response(render_template(template, status=status, message=message), status)
+    response.vary.add("HX-Request")
+    return response
 
 
 def init_app(app) -> None:

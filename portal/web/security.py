@@ -1,6 +1,9 @@
 """Security headers. Written by hand (a dozen lines) rather than with Flask-Talisman, whose
-HTTPS-forcing defaults fight plain-HTTP intranet deployments and whose last release is from 2023."""
+HTTPS-forcing defaults fight plain-HTTP intranet deployments and whose last release is from 2023.
+Also here: requests carrying NUL characters in their values are refused as malformed."""
 from __future__ import annotations
+
+from flask import abort, request
 
 CSP = "; ".join(
     [
@@ -18,7 +21,19 @@ CSP = "; ".join(
 )
 
 
+def _has_nul(values) -> bool:
+    return any("\x00" in value for _key, value in values.items(multi=True))
+
+
 def init_app(app) -> None:
+    @app.before_request
+    def refuse_nul_bytes():
+        """A NUL character is never meaningful in a form or query value, and PostgreSQL refuses it in text
+        (a DataError, so a 500): refuse the request up front as malformed."""
+        if _has_nul(request.args) or (request.method in {"POST", "PUT", "PATCH", "DELETE"} and _has_nul(request.form)):
+            abort(400)
+        return None
+
     @app.after_request
     def add_security_headers(response):
         headers = response.headers
