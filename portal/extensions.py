@@ -30,7 +30,19 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
-login_manager = LoginManager()
+class PortalLoginManager(LoginManager):
+    """Session protection only for sessions that carry a login: an anonymous session (it holds the CSRF
+    token) would otherwise be rewritten, and a remember-cookie deletion sent, on every request."""
+
+    def _session_protection_failed(self) -> bool:
+        from flask import session
+
+        if "_user_id" not in session:
+            return False
+        return super()._session_protection_failed()
+
+
+login_manager = PortalLoginManager()
 babel = Babel()
 csrf = CSRFProtect()
 htmx = HTMX()

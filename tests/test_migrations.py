@@ -28,7 +28,7 @@ def test_upgrade_from_empty_then_check_is_clean(tmp_path, database_url):
         tables = set(sa.inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    assert {"user", "department", "position", "user_role", "audit_event", "login_attempt", "roster_import"} <= tables
+    assert {"user", "department", "position", "user_role", "audit_event", "login_attempt", "pending_import"} <= tables
 
     downgrade = _flask(env, "db", "downgrade", "base")
     assert downgrade.returncode == 0, downgrade.stderr

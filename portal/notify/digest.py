@@ -139,25 +139,30 @@ def _unread_notifications(users: list[User], day: date) -> dict[int, list[Digest
 def _team_unread(heads: list[User], day: date) -> dict[int, list[DigestItem]]:
     """For department heads: team members with notifications unread for more than 3 working days' worth."""
     cutoff = datetime.combine(day - timedelta(days=3), time.min, portal_tz())
-    head_depts = dict(db.session.execute(
+    # (head, department) pairs: one person may head several departments.
+    head_depts = db.session.execute(
         sa.select(Department.head_id, Department.id).where(Department.head_id.in_([h.id for h in heads]),
                                                           Department.active.is_(True))
-    ).all())
+        .order_by(Department.sort_order, Department.code)
+    ).all()
     if not head_depts:
         return {}
     rows = db.session.execute(
         sa.select(User.department_id, User.display_name, sa.func.count(Notification.id))
         .join(Notification, Notification.recipient_id == User.id)
-        .where(User.department_id.in_(list(head_depts.values())), User.active.is_(True),
+        .where(User.department_id.in_([dept_id for _head, dept_id in head_depts]), User.active.is_(True),
                Notification.read_at.is_(None), Notification.created_at < cutoff)
-        .group_by(User.department_id, User.display_name)
-        .order_by(User.display_name)
+        .group_by(User.id, User.department_id, User.display_name)  # namesakes stay two people
+        .order_by(User.display_name, User.id)
     ).all()
     by_dept: dict[int, list[DigestItem]] = defaultdict(list)
     for dept_id, name, count in rows:
         by_dept[dept_id].append(DigestItem(title=_("%(name)s has %(n)d notifications unread for over 3 days",
                                                    name=name, n=count)))
-    return {head_id: by_dept.get(dept_id, []) for head_id, dept_id in head_depts.items()}
+    out: dict[int, list[DigestItem]] = defaultdict(list)
+    for head_id, dept_id in head_depts:
+        out[head_id] += by_dept.get(dept_id, [])
+    return dict(out)
 
 
 register_digest_section("notifications", _l("Unread notifications"), _unread_notifications, order=90)

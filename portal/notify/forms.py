@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from portal.core.forms import PortalForm
 from wtforms import BooleanField, HiddenField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -7,7 +7,7 @@ from portal.notify.webhooks import PLATFORMS
 
 
 # Choices are given as callables: wtforms 3.3 deprecates (warns on) lists of tuples passed to SelectField().
-class SettingsForm(FlaskForm):
+class SettingsForm(PortalForm):
     smtp_host = StringField(_l("SMTP server"), validators=[Optional(), Length(max=255)])
     smtp_port = IntegerField(_l("Port"), validators=[Optional()])
     smtp_security = SelectField(_l("Encryption"), choices=lambda: [("none", _l("None")), ("starttls", "STARTTLS"), ("ssl", "SSL/TLS")])
@@ -19,7 +19,7 @@ class SettingsForm(FlaskForm):
     digest_time = StringField(_l("Daily digest time"), validators=[DataRequired(), Length(max=5)])
 
 
-class WebhookForm(FlaskForm):
+class WebhookForm(PortalForm):
     department_id = SelectField(_l("Department"), coerce=int, validate_choice=False)
     platform = SelectField(_l("Platform"), choices=lambda: list(PLATFORMS.items()))
     url = StringField(_l("Webhook address"), validators=[DataRequired(), Length(max=500)])
@@ -27,7 +27,7 @@ class WebhookForm(FlaskForm):
     active = BooleanField(_l("Active"), default=True)
 
 
-class AnnouncementForm(FlaskForm):
+class AnnouncementForm(PortalForm):
     department_id = SelectField(_l("Recipients"), coerce=int, validate_choice=False)
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     body = TextAreaField(_l("Message"), validators=[Optional(), Length(max=5000)])
@@ -36,7 +36,7 @@ class AnnouncementForm(FlaskForm):
     request_id = HiddenField()
 
 
-class OverrideForm(FlaskForm):
+class OverrideForm(PortalForm):
     day = StringField(_l("Date"), validators=[DataRequired(), Length(max=10)])
     is_workday = SelectField(_l("Status"), choices=lambda: [("1", _l("Working day")), ("0", _l("Day off"))])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=100)])

@@ -44,7 +44,9 @@ def render_email(template: str, **context) -> tuple[str, str]:
 
 def build_message(mail: OutgoingEmail, sender: str) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = mail.subject  # non-ASCII is RFC 2047-encoded by the email package
+    # non-ASCII is RFC 2047-encoded by the email package; a line break (a title typed or imported with one)
+    # would make it raise, so the subject is kept on one line
+    message["Subject"] = " ".join(mail.subject.splitlines())
     message["From"] = sender
     message["To"] = mail.to
     message["Date"] = formatdate(localtime=False)
@@ -96,7 +98,10 @@ class Transport:
             self.smtp = None
 
     def send(self, mail: OutgoingEmail) -> None:
-        message = build_message(mail, self.settings.smtp_from)
+        try:
+            message = build_message(mail, self.settings.smtp_from)
+        except (ValueError, TypeError) as exc:  # e.g. a line break in an address: this message can never be sent
+            raise PermanentFailure(f"cannot build the message: {exc}") from exc
         if self.capturing:
             db.session.add(CapturedEmail(delivery_id=mail.delivery_id, to=mail.to, subject=mail.subject,
                                          text=mail.text, html=mail.html, raw=message.as_string()))

@@ -33,6 +33,9 @@ register_nav(NavEntry(_l("Outbox"), "notify.outbox", (ADMIN,), "admin"))
 register_nav(NavEntry(_l("Jobs and deliveries"), "notify.jobs", (ADMIN,), "admin"))
 register_nav(NavEntry(_l("Group-chat robots"), "notify.webhooks", (ADMIN,), "admin"))
 
+#: The largest id an INTEGER column holds (PostgreSQL); larger numbers in a query string are not ids.
+MAX_ID = 2**31 - 1
+
 MODE_LABELS = {"instant": _l("Instant email"), "digest": _l("Daily digest only"), "inapp": _l("In the portal only")}
 
 
@@ -56,6 +59,8 @@ def centre():
     status = request.args.get("status", "all")
     kind = request.args.get("kind", "")
     before = request.args.get("before", type=int)
+    if before is not None and not 0 < before <= MAX_ID:
+        before = None  # not a cursor this page made: the database would refuse the number
     items = services.list_notifications(current_user, status=status, kind=kind, before=before, limit=31)
     has_more = len(items) > 30
     items = items[:30]
@@ -114,6 +119,8 @@ def my_digest():
         try:
             day = date.fromisoformat(requested)
         except ValueError:
+            abort(404)
+        if not 2000 <= day.year <= 2100:  # the digest looks back a week: date.min would overflow
             abort(404)
     return render("notify/digest.html", "notify/digest.html", day=day, sections=preview(current_user, day))
 

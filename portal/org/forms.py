@@ -1,5 +1,5 @@
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
+from portal.core.forms import PortalForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
@@ -19,9 +19,9 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
-class UserForm(FlaskForm):
+class UserForm(PortalForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
-    display_name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
+    display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=100)])
     email = StringField(_l("Email"), validators=[DataRequired(), Length(max=254)])
     department_id = SelectField(_l("Department"), coerce=_optional_int, validate_choice=False)
     position_id = SelectField(_l("Position"), coerce=_optional_int, validate_choice=False)
@@ -30,7 +30,7 @@ class UserForm(FlaskForm):
     roles = MultiCheckboxField(_l("Roles"), choices=lambda: [(k, v) for k, v in ROLE_LABELS.items()])
 
 
-class DepartmentForm(FlaskForm):
+class DepartmentForm(PortalForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
     parent_id = SelectField(_l("Parent department"), coerce=_optional_int, validate_choice=False)
@@ -38,13 +38,13 @@ class DepartmentForm(FlaskForm):
     sort_order = IntegerField(_l("Sort order"), default=0, validators=[Optional(), NumberRange(min=0, max=9999)])
 
 
-class PositionForm(FlaskForm):
+class PositionForm(PortalForm):
     name = StringField(_l("Position"), validators=[DataRequired(), Length(max=100)])
 
 
-class RosterUploadForm(FlaskForm):
+class RosterUploadForm(PortalForm):
     file = FileField(_l("Roster file (.xlsx or .csv)"), validators=[FileRequired()])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(PortalForm):
     """An empty form: a CSRF-protected button."""

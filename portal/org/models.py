@@ -127,20 +127,3 @@ class User(UserMixin, db.Model):
     def __repr__(self) -> str:
         return f"<User {self.username}>"
 
-
-class RosterImport(db.Model):
-    """An uploaded HR roster awaiting confirmation. The file is kept so that the preview the
-    administrator saw is exactly what gets applied, and a second click applies nothing."""
-
-    __tablename__ = "roster_import"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    filename: Mapped[str] = mapped_column(sa.String(255))
-    content: Mapped[bytes] = mapped_column(sa.LargeBinary)
-    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
-    uploaded_by_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    #: pending | applied | discarded
-    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
-    applied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    result: Mapped[dict] = mapped_column(sa.JSON, default=dict)

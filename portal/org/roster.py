@@ -7,21 +7,22 @@ deactivate or reactivate a user explicitly.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import re
-import zipfile
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
 
 from portal.audit.services import record
-from portal.core.errors import NotFound, ServiceError
-from portal.core.types import utcnow
+from portal.core.errors import ServiceError
+from portal.core import uploads
+from portal.core.uploads import (
+    XLS_MAGIC, XLSX_MAGIC, PendingImport, keep_pending, mark_applied, read_xlsx_rows,
+)
 from portal.extensions import db
 from portal.org import services
-from portal.org.models import ADMIN, EMPLOYEE, ROLE_LABELS, ROLES, Department, Position, RosterImport, User
+from portal.org.models import ADMIN, EMPLOYEE, ROLE_LABELS, ROLES, Department, Position, User
 from portal.web.access import ensure_role
 
 # Column name → field. Chinese HR headers first; English ones for exports from other systems.
@@ -43,7 +44,7 @@ MAX_ROWS = 20000
 def _field_label(name: str) -> str:
     return {
         "username": _("Username"),
-        "display_name": _("Name"),
+        "display_name": _("Full name"),
         "email": _("Email"),
         "department": _("Department"),
         "position": _("Position"),
@@ -86,39 +87,9 @@ def _read_table(filename: str, content: bytes) -> list[list[str]]:
     """Rows of cell strings. The format is decided by the content, not the file name."""
     if not content:
         raise ServiceError((None, _("The file is empty.")))
-    if content[:4] == b"PK\x03\x04":
-        return _read_xlsx(content)
-    if content[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":
-        raise ServiceError((None, _("Old .xls files are not supported. Save the file as .xlsx or .csv and upload it again.")))
-    if filename.lower().endswith(".xlsx"):
-        raise ServiceError((None, _("The file is not a valid .xlsx spreadsheet.")))
+    if content[:4] == XLSX_MAGIC or content[:8] == XLS_MAGIC or filename.lower().endswith(".xlsx"):
+        return read_xlsx_rows(content, max_rows=MAX_ROWS)
     return _read_csv(content)
-
-
-def _read_xlsx(content: bytes) -> list[list[str]]:
-    from openpyxl import load_workbook
-
-    invalid = ServiceError((None, _("The file is not a valid .xlsx spreadsheet.")))
-    try:
-        workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError, SyntaxError):
-        # SyntaxError covers xml.etree's ParseError: a zip whose XML parts are broken.
-        raise invalid
-    try:
-        sheet = workbook.worksheets[0]
-        rows = []
-        for row in sheet.iter_rows(values_only=True):
-            rows.append(["" if v is None else str(v).strip() for v in row])
-            if len(rows) > MAX_ROWS + 1:
-                raise ServiceError((None, _("The file has more than %(n)d rows.", n=MAX_ROWS)))
-        return rows
-    except ServiceError:
-        raise
-    except (KeyError, IndexError, ValueError, TypeError, AttributeError, SyntaxError):
-        # The sheet is parsed lazily (read-only mode): broken sheet XML surfaces while iterating.
-        raise invalid
-    finally:
-        workbook.close()
 
 
 def _read_csv(content: bytes) -> list[list[str]]:
@@ -309,39 +280,27 @@ def plan_roster(rows: list[RosterRow], file_errors: list[str], actor: User | Non
 
 
 # -- pending imports ----------------------------------------------------------------------------
-def upload_roster(actor: User, filename: str, content: bytes) -> tuple[RosterImport | None, RosterPlan]:
+def upload_roster(actor: User, filename: str, content: bytes) -> tuple[PendingImport | None, RosterPlan]:
     """Validate the file and keep it as a pending import when it is valid and changes something."""
     ensure_role(actor, ADMIN)
     rows, file_errors = parse_roster(filename, content)
     plan = plan_roster(rows, file_errors, actor)
     if not plan.valid or not plan.has_changes:
         return None, plan
-    pending = RosterImport(
-        filename=(filename or "roster")[:255],
-        content=content,
-        sha256=hashlib.sha256(content).hexdigest(),
-        uploaded_by_id=actor.id,
-    )
-    db.session.add(pending)
-    db.session.flush()
+    pending = keep_pending(actor, "roster", filename or "roster", content)
     record("roster_import.upload", pending, actor=actor,
            extra={"filename": pending.filename, "sha256": pending.sha256,
                   "creates": len(plan.creates), "updates": len(plan.updates)})
     return pending, plan
 
 
-def get_pending(actor: User, import_id: int, *, for_update: bool = False) -> RosterImport:
+def get_pending(actor: User, import_id: int, *, for_update: bool = False) -> PendingImport:
+    """The actor's own pending roster import (administrators only; 404 for anyone else's)."""
     ensure_role(actor, ADMIN)
-    stmt = sa.select(RosterImport).where(RosterImport.id == import_id)
-    if for_update:
-        stmt = stmt.with_for_update()
-    pending = db.session.scalar(stmt)
-    if pending is None or pending.uploaded_by_id != actor.id:
-        raise NotFound()
-    return pending
+    return uploads.get_pending(actor, "roster", import_id, for_update=for_update)
 
 
-def apply_roster(actor: User, import_id: int) -> tuple[RosterImport, RosterPlan | None]:
+def apply_roster(actor: User, import_id: int) -> tuple[PendingImport, RosterPlan | None]:
     """Apply a pending import. Re-validated against the database as it is now; all or nothing.
 
     A second call (double click, retried request) finds the import applied and changes nothing.
@@ -389,9 +348,6 @@ def apply_roster(actor: User, import_id: int) -> tuple[RosterImport, RosterPlan 
         if "active" in changes:
             services.set_user_active(actor, user, changes["active"][1])
         updated += 1
-    pending.status = "applied"
-    pending.applied_at = utcnow()
-    pending.result = {"created": created, "updated": updated, "unchanged": plan.unchanged}
-    db.session.flush()
+    mark_applied(pending, {"created": created, "updated": updated, "unchanged": plan.unchanged})
     record("roster_import.apply", pending, actor=actor, extra=pending.result)
     return pending, plan

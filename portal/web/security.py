@@ -26,6 +26,18 @@ def _has_nul(values) -> bool:
 
 
 def init_app(app) -> None:
+    headers_to_add = [
+        ("Content-Security-Policy", CSP),
+        ("X-Content-Type-Options", "nosniff"),
+        ("Referrer-Policy", "same-origin"),
+        ("X-Frame-Options", "DENY"),
+        ("Cross-Origin-Opener-Policy", "same-origin"),
+        ("Permissions-Policy", "camera=(), microphone=(), geolocation=()"),
+    ]
+    if app.config.get("SESSION_COOKIE_SECURE"):
+        headers_to_add.append(("Strict-Transport-Security", "max-age=31536000"))
+    names = [(name, name.lower()) for name, _value in headers_to_add]
+
     @app.before_request
     def refuse_nul_bytes():
         """A NUL character is never meaningful in a form or query value, and PostgreSQL refuses it in text
@@ -36,13 +48,8 @@ def init_app(app) -> None:
 
     @app.after_request
     def add_security_headers(response):
-        headers = response.headers
-        headers.setdefault("Content-Security-Policy", CSP)
-        headers.setdefault("X-Content-Type-Options", "nosniff")
-        headers.setdefault("Referrer-Policy", "same-origin")
-        headers.setdefault("X-Frame-Options", "DENY")
-        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
-        if app.config.get("SESSION_COOKIE_SECURE"):
-            headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        present = {key.lower() for key in response.headers.keys()}
+        for (name, lowered), (_same, value) in zip(names, headers_to_add):
+            if lowered not in present:
+                response.headers.add(name, value)
         return response

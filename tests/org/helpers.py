@@ -6,9 +6,10 @@ import re
 
 import sqlalchemy as sa
 
+from portal.core.uploads import PendingImport
 from portal.audit.models import AuditEvent
 from portal.extensions import db
-from portal.org.models import Department, Position, RosterImport, User
+from portal.org.models import Department, Position, User
 
 FLASH_RE = re.compile(r'<div class="alert alert-(\w+) alert-dismissible[^"]*" role="alert">\s*(.*?)\s*<button', re.S)
 USER_ROW_RE = re.compile(r'<tr id="user-(\d+)"')
@@ -89,7 +90,7 @@ def db_state() -> dict[str, int]:
         "users": count(User),
         "departments": count(Department),
         "positions": count(Position),
-        "imports": count(RosterImport),
+        "imports": count(PendingImport),
         "audit": audit_count(),
     }
 

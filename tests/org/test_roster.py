@@ -16,10 +16,11 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import Workbook
 
+from portal.core.uploads import PendingImport
 from portal.core.errors import NotFound, PermissionDenied, ServiceError
 from portal.extensions import db
 from portal.org import roster
-from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER, Position, RosterImport, User
+from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER, Position, User
 from tests.conftest import DEFAULT_PASSWORD, HX
 from tests.org.conftest import NON_ADMIN_ROLES
 from tests.org.helpers import (
@@ -155,7 +156,7 @@ def test_preview_then_apply_exactly_once(admin_client, admin, org, fmt):
     assert after_preview == {**state, "imports": state["imports"] + 1, "audit": state["audit"] + 1}
     assert user_by_name("lisi") is None and user_by_name("wangwu") is None
     assert org["zhaoliu"].display_name == "赵六" and org["zhaoliu"].department_id == org["rd"].id
-    pending = db.session.get(RosterImport, import_id)
+    pending = db.session.get(PendingImport, import_id)
     assert pending.status == "pending" and pending.content == content
     assert pending.sha256 == hashlib.sha256(content).hexdigest() and pending.uploaded_by_id == admin.id
     [event] = audit("roster_import.upload")
@@ -237,7 +238,7 @@ def test_two_previews_of_one_file_apply_once(admin_client, org):
     assert response.status_code == 303
     assert db_state()["users"] == state["users"]
     assert audit("user.create").__len__() == 2
-    assert db.session.get(RosterImport, second).result == {"created": 0, "updated": 0, "unchanged": 4}
+    assert db.session.get(PendingImport, second).result == {"created": 0, "updated": 0, "unchanged": 4}
 
 
 def test_apply_replans_against_the_current_database(admin_client, admin, org, make_user):
@@ -247,7 +248,7 @@ def test_apply_replans_against_the_current_database(admin_client, admin, org, ma
     assert admin_client.post(f"{ROSTER}/{import_id}/apply").status_code == 303
     assert db_state()["users"] == state["users"] + 1  # only wangwu; lisi is updated, not duplicated
     assert user_by_name("lisi").display_name == "李四"
-    assert db.session.get(RosterImport, import_id).result == {"created": 1, "updated": 2, "unchanged": 1}
+    assert db.session.get(PendingImport, import_id).result == {"created": 1, "updated": 2, "unchanged": 1}
 
 
 def test_apply_refused_when_the_file_no_longer_validates(admin_client, org):
@@ -261,7 +262,7 @@ def test_apply_refused_when_the_file_no_longer_validates(admin_client, org):
     assert category == "danger" and "质量部" in message
     assert "4" in message and "5" in message and "3" not in message  # the rows that now fail, only those
     assert_nothing_written(state)
-    assert db.session.get(RosterImport, import_id).status == "pending"
+    assert db.session.get(PendingImport, import_id).status == "pending"
 
 
 def test_only_the_uploader_may_apply(admin_client, org, make_user, client_for):
@@ -558,7 +559,7 @@ def test_another_admin_may_leave_while_one_remains(admin_client, admin, make_use
 @pytest.mark.parametrize("role", list(NON_ADMIN_ROLES))
 def test_roster_services_refuse_non_admin_actors(app, admin, make_user, org, role):
     actor = make_user(roles=NON_ADMIN_ROLES[role])
-    pending = RosterImport(filename="r.xlsx", content=xlsx([HEADER, *ROWS]), sha256="0" * 64, uploaded_by_id=actor.id)
+    pending = PendingImport(kind="roster", filename="r.xlsx", content=xlsx([HEADER, *ROWS]), sha256="0" * 64, uploaded_by_id=actor.id)
     db.session.add(pending)
     db.session.flush()
     state = db_state()

@@ -7,12 +7,13 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from portal.core.uploads import PendingImport
 from portal.audit.services import verify_chain
 from portal.auth.services import set_password
 from portal.core.errors import PermissionDenied, ServiceError
 from portal.extensions import db
 from portal.org import roster, services
-from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER, Position, RosterImport, User
+from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER, Position, User
 from tests.conftest import DEFAULT_PASSWORD, HX
 from tests.org.conftest import NON_ADMIN_ROLES
 from tests.org.helpers import (
@@ -589,7 +590,7 @@ def _org_targets(app, admin, make_user, make_department) -> tuple[dict, dict]:
     position = Position(department=dept, name="受保护岗位")
     db.session.add(position)
     db.session.flush()
-    pending = RosterImport(filename="r.csv", content=b"x", sha256="0" * 64, uploaded_by_id=admin.id)
+    pending = PendingImport(kind="roster", filename="r.csv", content=b"x", sha256="0" * 64, uploaded_by_id=admin.id)
     db.session.add(pending)
     db.session.flush()
     ids = {"user_id": target.id, "department_id": dept.id, "position_id": position.id, "import_id": pending.id}
@@ -718,7 +719,7 @@ def test_roster_service_refuses_on_behalf_of_others(make_user):
     # roster.get_pending hides other administrators' imports
     owner = make_user(roles=(ADMIN,))
     other = make_user(roles=(ADMIN,))
-    pending = RosterImport(filename="r.csv", content=b"x", sha256="0" * 64, uploaded_by_id=owner.id)
+    pending = PendingImport(kind="roster", filename="r.csv", content=b"x", sha256="0" * 64, uploaded_by_id=owner.id)
     db.session.add(pending)
     db.session.flush()
     from portal.core.errors import NotFound

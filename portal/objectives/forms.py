@@ -1,0 +1,39 @@
+"""Forms of the objectives domain. Numbers, periods and choices are parsed and checked by the services, so
+that a form and the automatic job get the same rules and the same messages."""
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
+
+from portal.objectives.models import DIRECTION_LABELS, PERIOD_LABELS
+
+
+def _optional_int(value):
+    if value in (None, "", "0", 0):
+        return None
+    return int(value)
+
+
+class ObjectiveForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    department_id = SelectField(_l("Owner department"), coerce=_optional_int, validate_choice=False)
+    process_id = SelectField(_l("Process"), coerce=_optional_int, validate_choice=False)
+    metric_definition = TextAreaField(_l("Metric definition"), validators=[Optional(), Length(max=4000)],
+                                      description=_l("How the value is calculated, e.g. satisfied answers ÷ all answers × 100%."))
+    unit = StringField(_l("Unit"), validators=[Optional(), Length(max=16)], description=_l("e.g. %, ‰, 分, 分钟, 件"))
+    direction = SelectField(_l("Direction"), choices=lambda: list(DIRECTION_LABELS.items()), validate_choice=False)
+    target = StringField(_l("Target"))
+    period = SelectField(_l("Period"), choices=lambda: list(PERIOD_LABELS.items()), validate_choice=False)
+    data_source = SelectField(_l("Data source"), validate_choice=False)
+    tolerance_percent = StringField(_l("Tolerance for “at risk” (% of the target)"), default="5",
+                                    description=_l("A value that misses the target by at most this share of the target is “at risk”, beyond it “missed”."))
+
+
+class MeasurementForm(FlaskForm):
+    period_start = SelectField(_l("Period"), validate_choice=False)
+    value = StringField(_l("Value"))
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000)])
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a CSRF-protected button."""

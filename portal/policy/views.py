@@ -1,0 +1,255 @@
+"""质量方针: the current policy and its acknowledgement for everyone; versions, approval (e-signature),
+publication for quality managers and administrators; acknowledgement rates and reminders for them and
+(their own department) for department heads."""
+from __future__ import annotations
+
+from flask import flash, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from portal.core.errors import ServiceError
+from portal.esign.services import MEANINGS, SignatureRejected, signatures_for
+from portal.extensions import db
+from portal.home.registry import TodoItem, register_todo_provider
+from portal.notify.registry import register_digest_section, register_kind
+from portal.objectives.registry import register_metric
+from portal.policy import bp, services
+from portal.policy.forms import ApproveForm, ConfirmForm, PolicyForm
+from portal.policy.models import APPROVED, DRAFT
+from portal.web.htmx import redirect_to, render, wants_partial
+from portal.web.nav import NavEntry, register_nav
+
+register_nav(NavEntry(_l("Quality policy"), "policy.index"))
+register_kind(services.REMINDER_KIND, _l("Quality policy reminders"))
+register_digest_section("policy", _l("Quality policy to acknowledge"), services.digest_unacknowledged, order=50)
+register_metric(services.METRIC_KEY, _l("Quality policy acknowledgement rate (%)"), services.acknowledgement_rate_percent)
+
+
+@register_todo_provider("policy")
+def _acknowledge_todo(user):
+    status = services.home_status(user)
+    if status is None or status.acknowledged or not user.active:
+        return []
+    return [TodoItem(
+        title=_("Read and acknowledge the quality policy"),
+        url=url_for("policy.index"),
+        category=_("Quality policy"),
+        detail=_("Version %(version)d: %(title)s", version=status.policy.version, title=status.policy.title),
+    )]
+
+
+def _home_policy_status():
+    """For templates/policy/_partials/_home_policy.html, which the home page includes without context."""
+    return services.home_status(current_user) if current_user.is_authenticated else None
+
+
+bp.record_once(lambda state: state.app.jinja_env.globals.update(quality_policy_home=_home_policy_status))
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+# -- everyone -------------------------------------------------------------------------------------
+def _current_context(**extra) -> dict:
+    policy = services.current_policy()
+    actor = _actor()
+    context = dict(
+        policy=policy,
+        ack=services.acknowledgement_of(actor, policy),
+        form=ConfirmForm(),
+        can_manage=services.is_manager(actor),
+        can_view_rates=actor.has_role(*services.RATE_VIEWERS),
+    )
+    context.update(extra)
+    return context
+
+
+@bp.route("/")
+def index():
+    """The current quality policy, for everyone, with the “I have read and understood” button."""
+    return render("policy/index.html", "policy/_partials/_current.html", **_current_context())
+
+
+@bp.route("/<int:policy_id>/acknowledge", methods=["POST"])
+def acknowledge(policy_id: int):
+    """Acknowledge a published version; repeating it changes nothing."""
+    policy = services.get_policy(_actor(), policy_id)
+    ConfirmForm()  # CSRF is checked globally; the form documents the contract
+    try:
+        ack, created = services.acknowledge(_actor(), policy)
+    except ServiceError as exc:
+        db.session.rollback()
+        if wants_partial():
+            return render("policy/index.html", "policy/_partials/_ack.html",
+                          policy=services.get_policy(_actor(), policy_id), ack=None, form=ConfirmForm(),
+                          error=str(exc)), 422
+        flash(str(exc), "danger")
+        return redirect_to(url_for("policy.index"))
+    db.session.commit()
+    if wants_partial():
+        return render("policy/index.html", "policy/_partials/_ack.html", policy=policy, ack=ack, form=None,
+                      just_acknowledged=created)
+    if created:
+        flash(_("Thank you: you have acknowledged version %(version)d of the quality policy.", version=policy.version),
+              "success")
+    return redirect_to(url_for("policy.index"))
+
+
+# -- versions (quality managers and administrators) ----------------------------------------------
+@bp.route("/versions")
+def versions():
+    """Every version with its status, approval signature and publication."""
+    items = services.list_versions(_actor())
+    return render("policy/versions.html", "policy/_partials/_versions.html",
+                  items=items, open_version=services.open_version())
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    """Start the next version as a draft, from the current published text."""
+    title, body = services.draft_defaults(_actor())
+    form = PolicyForm(title=title, body=body) if request.method == "GET" else PolicyForm()
+    if form.validate_on_submit():
+        try:
+            policy = services.create_draft(_actor(), form.title.data, form.body.data)
+        except ServiceError as exc:
+            db.session.rollback()
+            exc.apply_to_form(form)
+        else:
+            db.session.commit()
+            flash(_("Draft version %(version)d created.", version=policy.version), "success")
+            return redirect_to(url_for("policy.detail", policy_id=policy.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render("policy/form.html", "policy/_partials/_form.html", form=form, policy=None,
+                  action=url_for("policy.new")), status
+
+
+def _detail_context(policy, approve_form: ApproveForm | None = None) -> dict:
+    manager = services.is_manager(_actor())
+    if approve_form is None and manager and policy.status == DRAFT:
+        approve_form = ApproveForm(content_sha256=services.policy_content_hash(policy))
+    return dict(
+        policy=policy,
+        can_manage=manager,
+        approve_form=approve_form,
+        publish_form=ConfirmForm() if manager and policy.status == APPROVED else None,
+        signatures=signatures_for(services.SIGNATURE_OBJECT, policy.id),
+        meaning_label=MEANINGS[services.APPROVE_MEANING],
+        meanings=MEANINGS,
+        content_sha256=services.policy_content_hash(policy),
+    )
+
+
+@bp.route("/<int:policy_id>")
+def detail(policy_id: int):
+    """One version: its text, status and signatures; for managers the edit, approve and publish actions."""
+    policy = services.get_policy(_actor(), policy_id)
+    return render("policy/detail.html", "policy/_partials/_detail.html", **_detail_context(policy))
+
+
+@bp.route("/<int:policy_id>/edit", methods=["GET", "POST"])
+def edit(policy_id: int):
+    """Edit a draft (other versions are frozen)."""
+    policy = services.get_managed_policy(_actor(), policy_id)
+    if not policy.is_editable:
+        flash(_("Only a draft can be edited."), "warning")
+        return redirect_to(url_for("policy.detail", policy_id=policy.id))
+    form = PolicyForm(obj=policy) if request.method == "GET" else PolicyForm()
+    if form.validate_on_submit():
+        try:
+            services.update_draft(_actor(), policy, form.title.data, form.body.data)
+        except ServiceError as exc:
+            db.session.rollback()
+            exc.apply_to_form(form)
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect_to(url_for("policy.detail", policy_id=policy.id))
+    status = 422 if form.errors or form.form_errors else 200
+    return render("policy/form.html", "policy/_partials/_form.html", form=form, policy=policy,
+                  action=url_for("policy.edit", policy_id=policy.id)), status
+
+
+@bp.route("/<int:policy_id>/approve", methods=["POST"])
+def approve(policy_id: int):
+    """Approve a draft with an electronic signature (password again, meaning 批准)."""
+    policy = services.get_managed_policy(_actor(), policy_id)
+    form = ApproveForm()
+    if form.validate_on_submit():
+        try:
+            services.approve_policy(_actor(), policy, form.password.data,
+                                    seen_sha256=form.content_sha256.data or None)
+        except SignatureRejected as exc:
+            db.session.commit()  # keep the failed attempt: audit row and lockout count
+            exc.apply_to_form(form)
+        except ServiceError as exc:
+            db.session.rollback()
+            exc.apply_to_form(form)
+        else:
+            db.session.commit()
+            flash(_("Version %(version)d approved. It can now be published.", version=policy.version), "success")
+            return redirect_to(url_for("policy.detail", policy_id=policy.id))
+    policy = services.get_managed_policy(_actor(), policy_id)
+    return render("policy/detail.html", "policy/_partials/_approve_form.html",
+                  **_detail_context(policy, approve_form=form)), 422
+
+
+@bp.route("/<int:policy_id>/publish", methods=["POST"])
+def publish(policy_id: int):
+    """Publish an approved version; the previous one is superseded."""
+    policy = services.get_managed_policy(_actor(), policy_id)
+    ConfirmForm()
+    try:
+        services.publish_policy(_actor(), policy)
+    except ServiceError as exc:
+        db.session.rollback()
+        flash(str(exc), "danger")
+        return redirect_to(url_for("policy.detail", policy_id=policy_id))
+    db.session.commit()
+    flash(_("Version %(version)d is published; every employee is asked to acknowledge it.", version=policy.version),
+          "success")
+    return redirect_to(url_for("policy.index"))
+
+
+# -- acknowledgement rates (managers: all departments; heads: their own) -------------------------
+@bp.route("/acknowledgements")
+def rates():
+    """Acknowledgement rate of the published version per department (active users only)."""
+    report = services.acknowledgement_rates(_actor(), services.current_policy())
+    return render("policy/rates.html", "policy/_partials/_rates.html", report=report)
+
+
+def _pending_page(department_id: int, status: int = 200, **extra):
+    policy = services.current_policy()
+    dept, users = services.non_acknowledgers(_actor(), policy, department_id)
+    return render("policy/pending.html", "policy/_partials/_pending.html", policy=policy, dept=dept, users=users,
+                  form=ConfirmForm(), **extra), status
+
+
+@bp.route("/acknowledgements/<int:department_id>")
+def pending(department_id: int):
+    """Who in a department has not acknowledged the published version yet."""
+    return _pending_page(department_id)
+
+
+@bp.route("/acknowledgements/<int:department_id>/remind", methods=["POST"])
+def remind(department_id: int):
+    """Remind the department's non-acknowledgers (once per version, department and day)."""
+    ConfirmForm()
+    try:
+        count = services.send_reminders(_actor(), services.current_policy(), department_id)
+    except ServiceError as exc:
+        db.session.rollback()
+        message, category = str(exc), "danger"
+    else:
+        db.session.commit()
+        if count:
+            message, category = _("%(n)d colleagues were reminded.", n=count), "success"
+        else:
+            message, category = _("Nobody to remind: everyone pending was already reminded today."), "info"
+    if wants_partial():
+        return _pending_page(department_id, 422 if category == "danger" else 200, notice=message, notice_category=category)
+    flash(message, category)
+    return redirect_to(url_for("policy.pending", department_id=department_id))

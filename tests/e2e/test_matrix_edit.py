@@ -1,0 +1,70 @@
+"""Edit one cell of the responsibility matrix in place, in a real browser against the real server.
+
+The demo seed has 20 processes with a complete matrix; the quality manager ('quality') edits every cell.
+The page must not reload: a plain JS property set on ``window`` before the edit is still there after it.
+"""
+import re
+
+import pytest
+
+pytestmark = [pytest.mark.e2e]
+
+MARKER = "matrix-edit-no-reload"
+
+
+def _log_in(page, live_server, username: str = "quality", password: str = "demo1234") -> None:
+    page.goto("/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    page.wait_for_url(live_server.url + "/")
+
+
+def test_quality_manager_changes_a_cell_without_reload(page, live_server, tmp_path):
+    _log_in(page, live_server)
+    page.goto("/quality/matrix/")
+    grid = page.locator("#raci-grid")
+    grid.wait_for()
+    assert page.locator("html").get_attribute("lang") == "zh-CN"
+    assert page.locator("#raci-grid tbody tr[id^='row-']").count() == 20
+
+    # a cell that is C or I
+    button = page.locator("#raci-grid .cell-btn.role-C, #raci-grid .cell-btn.role-I").first
+    before = button.inner_text().strip()
+    assert before in ("C", "I")
+    cell_id = button.locator("xpath=..").get_attribute("id")
+    assert re.fullmatch(r"c-\d+-\d+", cell_id)
+    process_id = cell_id.split("-")[1]
+    cell = page.locator(f"#{cell_id}")
+    badge = page.locator(f"#badge-{process_id}")
+    badge_before = badge.get_attribute("class")
+
+    page.evaluate(f"window.__portalMarker = '{MARKER}'")
+    button.click()
+
+    select = cell.locator("select[name='role']")
+    select.wait_for()
+    assert "cell-editing" in cell.get_attribute("class")
+    assert select.input_value() == before
+    select.select_option("R")
+    with page.expect_response(lambda r: r.request.method == "POST" and f"/quality/matrix/cell/" in r.url) as posted:
+        cell.get_by_role("button", name=re.compile("保存|Save")).click()
+    assert posted.value.status == 200
+
+    saved = page.locator(f"#{cell_id} .cell-btn")
+    saved.wait_for()
+    assert saved.inner_text().strip() == "R"
+    assert "role-R" in saved.get_attribute("class")
+    assert page.locator(f"#{cell_id} select").count() == 0  # the editor is gone
+    assert page.evaluate("window.__portalMarker") == MARKER  # no full page reload happened
+    assert badge.get_attribute("class") == badge_before  # still one A: the badge stays valid
+    assert page.url.rstrip("/").endswith("/quality/matrix")
+    page.screenshot(path=str(tmp_path / "matrix-edited.png"), full_page=False)
+
+    page.reload()
+    page.locator("#raci-grid").wait_for()
+    assert page.evaluate("window.__portalMarker") is None  # a reload does clear it
+    persisted = page.locator(f"#{cell_id} .cell-btn")
+    assert persisted.inner_text().strip() == "R"
+    assert "role-R" in persisted.get_attribute("class")
+    assert page.csp_errors == []

@@ -1,0 +1,60 @@
+"""Fixtures of the notification tests (none of them autouse)."""
+from __future__ import annotations
+
+import pytest
+
+from portal.extensions import db
+from tests.notify.helpers import SENDER, RecordingHandler, RobotReceiver, SMTPServer, free_port
+
+
+@pytest.fixture
+def smtp_server():
+    """``smtp_server(refuse=(), start=True)``: a real aiosmtpd server on a free loopback port."""
+    servers = []
+
+    def make(refuse=(), start: bool = True, port: int | None = None) -> SMTPServer:
+        server = SMTPServer(port or free_port(), RecordingHandler(refuse))
+        servers.append(server)
+        return server.start() if start else server
+
+    yield make
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def use_smtp(admin):
+    """``use_smtp(port)``: point the portal at 127.0.0.1:port through the settings service, and commit."""
+    from portal.notify.services import save_settings
+
+    def configure(port: int, **overrides):
+        values = dict(smtp_host="127.0.0.1", smtp_port=port, smtp_security="none", smtp_user="", smtp_password=None,
+                      smtp_from=SENDER, quiet_start="20:00", quiet_end="08:00", digest_time="08:30")
+        values.update(overrides)
+        row = save_settings(admin, **values)
+        db.session.commit()
+        return row
+
+    return configure
+
+
+@pytest.fixture
+def robots():
+    receiver = RobotReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def drain_queue(app):
+    """Jobs enqueued after commit (deliver_batch, run_digest) must not linger in the test Redis for a
+    worker of another test to pick up: empty the queue afterwards. Redis being down is not this test's concern."""
+    yield
+    import redis
+
+    from portal.extensions import rq
+
+    try:
+        rq.queue("default").empty()
+    except (redis.RedisError, OSError):
+        pass
