@@ -47,6 +47,7 @@ def create_app(config: Any = None, overrides: Mapping[str, Any] | None = None) -
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
     _init_extensions(app)
+    _bound_integer_urls(app)
     _register_blueprints(app)
     _init_templates(app)
 
@@ -88,6 +89,19 @@ def _init_extensions(app: Flask) -> None:
     from portal.auth import login as login_setup
 
     login_setup.init_app(app, login_manager)
+
+
+def _bound_integer_urls(app: Flask) -> None:
+    """``<int:…>`` URL parts only match numbers a database id column can hold: a larger one is a 404,
+    not a database error."""
+    from werkzeug.routing import IntegerConverter
+
+    class DatabaseIdConverter(IntegerConverter):
+        def __init__(self, url_map, *args, **kwargs):
+            kwargs.setdefault("max", 2**31 - 1)
+            super().__init__(url_map, *args, **kwargs)
+
+    app.url_map.converters["int"] = DatabaseIdConverter
 
 
 def _register_blueprints(app: Flask) -> None:

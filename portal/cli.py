@@ -14,6 +14,7 @@ portal_cli = AppGroup("portal", help="Service Quality Portal administration.")
 def seed_demo() -> None:
     """Create the demo organisation (idempotent; refused in production)."""
     from portal.demo.seed import seed, seed_notifications
+    from portal.objectives.demo import seed_objectives
     from portal.policy.demo import seed_policy
     from portal.raci.demo import seed_matrix
 
@@ -23,6 +24,7 @@ def seed_demo() -> None:
     created = seed()
     created += seed_policy()
     created += seed_matrix()
+    created += seed_objectives()
     created += seed_notifications()
     click.echo(f"demo data: {created} new records" if created else "demo data already present: nothing added")
 

@@ -95,8 +95,7 @@ def app(database_url, tmp_path_factory):
     app.instance_path = str(instance)
     app.test_client_class = PortalClient
     with app.app_context():
-        db.drop_all()
-        _drop_leftovers()
+        _drop_everything()
         db.create_all()
         db.session.remove()
     yield app
@@ -105,8 +104,15 @@ def app(database_url, tmp_path_factory):
         db.engine.dispose()
 
 
-def _drop_leftovers() -> None:
-    """A database used by the migration tests may hold alembic_version; start clean."""
+def _drop_everything() -> None:
+    """Start from an empty database, including tables of models that no longer exist (and the migration
+    tests' alembic_version)."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+        return
+    db.drop_all()
     with db.engine.begin() as conn:
         conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
 
@@ -120,14 +126,22 @@ class _TestSession(FlaskSQLAlchemySession):
 
 def _empty_all_tables() -> None:
     tables = [t.name for t in reversed(db.metadata.sorted_tables)]
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as conn:
             conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-        else:
-            conn.execute(sa.text("PRAGMA foreign_keys=OFF"))
-            for table in tables:
-                conn.execute(sa.text(f'DELETE FROM "{table}"'))
-            conn.execute(sa.text("PRAGMA foreign_keys=ON"))
+        return
+    # SQLite ignores PRAGMA foreign_keys inside a transaction: use the raw connection, where each statement
+    # commits on its own (the portal sets isolation_level=None on SQLite connections).
+    raw = db.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA foreign_keys=OFF")
+        for table in tables:
+            cursor.execute(f'DELETE FROM "{table}"')
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+    finally:
+        raw.close()
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from portal.core.i18n import local_datetime
 from portal.extensions import db
 from portal.org.models import ADMIN, QUALITY_MANAGER
 from portal.web.access import require_roles
-from portal.web.htmx import render
+from portal.web.htmx import arg_int, render
 
 bp.before_request(require_roles(ADMIN, QUALITY_MANAGER))
 
@@ -56,7 +56,7 @@ def _filtered():
 def index():
     """Audit events, newest first, with filters and keyset pagination (``before`` = an event id)."""
     stmt, filters = _filtered()
-    before = request.args.get("before", type=int)
+    before = arg_int("before")
     if before:
         stmt = stmt.where(AuditEvent.id < before)
     events = db.session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(PER_PAGE + 1)).all()

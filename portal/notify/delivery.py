@@ -98,9 +98,24 @@ def process(ids: list[int], now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
-def _record(delivery: Delivery, counts: dict, outcome: str) -> None:
-    counts[outcome] += 1
-    db.session.commit()  # each outcome is durable before the next send
+def _settle(delivery: Delivery, counts: dict, now: datetime, error: Exception | None) -> None:
+    """Record the outcome of one send and commit it before the next one.
+
+    ``PermanentFailure`` fails the row for good; any other error (a temporary failure, or a bug while
+    building the message) is retried with backoff until the attempts run out, so one bad row never
+    blocks the rest of its batch.
+    """
+    if error is None:
+        delivery.status, delivery.sent_at, delivery.last_error = SENT, utcnow(), ""
+        counts["sent"] += 1
+    else:
+        if not isinstance(error, (mailer.PermanentFailure, mailer.TemporaryFailure)):
+            log.exception("delivery %s: unexpected error", delivery.id, exc_info=error)
+            db.session.rollback()
+        _retry_or_fail(delivery, str(error) or type(error).__name__, now,
+                       permanent=isinstance(error, mailer.PermanentFailure))
+        counts["failed" if delivery.status == FAILED else "retry"] += 1
+    db.session.commit()
 
 
 def _send_emails(deliveries: list[Delivery], now: datetime, counts: dict) -> None:
@@ -115,8 +130,7 @@ def _send_emails(deliveries: list[Delivery], now: datetime, counts: dict) -> Non
         transport = mailer.Transport(settings, password).__enter__()
     except mailer.TemporaryFailure as exc:
         for delivery in deliveries:
-            _retry_or_fail(delivery, str(exc), now, permanent=False)
-            _record(delivery, counts, "failed" if delivery.status == FAILED else "retry")
+            _settle(delivery, counts, now, exc)
         return
     try:
         for delivery in deliveries:
@@ -126,15 +140,10 @@ def _send_emails(deliveries: list[Delivery], now: datetime, counts: dict) -> Non
                 outgoing = _email_for(delivery)
                 db.session.commit()
                 transport.send(outgoing)
-            except mailer.PermanentFailure as exc:
-                _retry_or_fail(delivery, str(exc), now, permanent=True)
-                _record(delivery, counts, "failed")
-            except mailer.TemporaryFailure as exc:
-                _retry_or_fail(delivery, str(exc), now, permanent=False)
-                _record(delivery, counts, "failed" if delivery.status == FAILED else "retry")
+            except Exception as exc:  # noqa: BLE001 — every failure is recorded on its own row
+                _settle(delivery, counts, now, exc)
             else:
-                delivery.status, delivery.sent_at, delivery.last_error = SENT, utcnow(), ""
-                _record(delivery, counts, "sent")
+                _settle(delivery, counts, now, None)
     finally:
         transport.__exit__(None, None, None)
 
@@ -143,8 +152,7 @@ def _send_webhook(delivery: Delivery, now: datetime, counts: dict) -> None:
     hook = db.session.get(Webhook, int(delivery.target))
     note = delivery.notification
     if hook is None or not hook.active or note is None:
-        _retry_or_fail(delivery, "webhook removed or deactivated", now, permanent=True)
-        _record(delivery, counts, "failed")
+        _settle(delivery, counts, now, mailer.PermanentFailure("webhook removed or deactivated"))
         return
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         markdown = note.body or ""
@@ -156,15 +164,10 @@ def _send_webhook(delivery: Delivery, now: datetime, counts: dict) -> None:
     db.session.commit()  # no transaction stays open across network I/O
     try:
         webhooks.post(url, body, current_app.config["PORTAL_WEBHOOK_TIMEOUT"])
-    except mailer.PermanentFailure as exc:
-        _retry_or_fail(delivery, str(exc), now, permanent=True)
-        _record(delivery, counts, "failed")
-    except mailer.TemporaryFailure as exc:
-        _retry_or_fail(delivery, str(exc), now, permanent=False)
-        _record(delivery, counts, "failed" if delivery.status == FAILED else "retry")
+    except Exception as exc:  # noqa: BLE001
+        _settle(delivery, counts, now, exc)
     else:
-        delivery.status, delivery.sent_at, delivery.last_error = SENT, utcnow(), ""
-        _record(delivery, counts, "sent")
+        _settle(delivery, counts, now, None)
 
 
 def _open_label() -> str:

@@ -21,7 +21,7 @@ from portal.notify.models import MODES, CapturedEmail, Delivery, Webhook
 from portal.notify.registry import kinds, register_kind
 from portal.org.models import ADMIN, DEPT_HEAD, QUALITY_MANAGER
 from portal.web.access import ensure_role
-from portal.web.htmx import redirect_to, render, wants_partial
+from portal.web.htmx import arg_int, redirect_to, render, wants_partial
 from portal.web.nav import NavEntry, register_nav
 from portal.workcal.services import portal_tz
 
@@ -32,9 +32,6 @@ register_nav(NavEntry(_l("Notification settings"), "notify.settings", (ADMIN,), 
 register_nav(NavEntry(_l("Outbox"), "notify.outbox", (ADMIN,), "admin"))
 register_nav(NavEntry(_l("Jobs and deliveries"), "notify.jobs", (ADMIN,), "admin"))
 register_nav(NavEntry(_l("Group-chat robots"), "notify.webhooks", (ADMIN,), "admin"))
-
-#: The largest id an INTEGER column holds (PostgreSQL); larger numbers in a query string are not ids.
-MAX_ID = 2**31 - 1
 
 MODE_LABELS = {"instant": _l("Instant email"), "digest": _l("Daily digest only"), "inapp": _l("In the portal only")}
 
@@ -58,9 +55,7 @@ def centre():
     """The notification centre: filters by status and kind, newest first, keyset pagination."""
     status = request.args.get("status", "all")
     kind = request.args.get("kind", "")
-    before = request.args.get("before", type=int)
-    if before is not None and not 0 < before <= MAX_ID:
-        before = None  # not a cursor this page made: the database would refuse the number
+    before = arg_int("before", minimum=1)
     items = services.list_notifications(current_user, status=status, kind=kind, before=before, limit=31)
     has_more = len(items) > 30
     items = items[:30]

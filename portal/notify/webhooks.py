@@ -22,6 +22,17 @@ from portal.core.errors import ServiceError
 from portal.notify.mail import PermanentFailure, TemporaryFailure
 
 PLATFORMS = {"wecom": "企业微信", "dingtalk": "钉钉", "feishu": "飞书"}
+#: "Too many messages" answers: WeCom 45009, DingTalk 130101, Feishu 11232 and 9499.
+RATE_LIMIT_CODES = {45009, 130101, 11232, 9499}
+#: WeCom refuses markdown over 4096 bytes; stay under it for every platform.
+MAX_MARKDOWN_BYTES = 4000
+
+
+def _clip(markdown: str) -> str:
+    data = markdown.encode("utf-8")
+    if len(data) <= MAX_MARKDOWN_BYTES:
+        return markdown
+    return data[:MAX_MARKDOWN_BYTES].decode("utf-8", errors="ignore") + "…"
 
 
 def validate_url(url: str) -> str:
@@ -50,6 +61,7 @@ def build_request(platform: str, url: str, secret: str, title: str, markdown: st
                   now: float | None = None) -> tuple[str, dict]:
     """The URL to post to and the JSON body, for one markdown message."""
     now = time.time() if now is None else now
+    markdown = _clip(markdown)
     if platform == "wecom":
         return url, {"msgtype": "markdown", "markdown": {"content": f"**{title}**\n{markdown}"}}
     if platform == "dingtalk":
@@ -86,11 +98,14 @@ def post(url: str, body: dict, timeout: float) -> None:
         raise TemporaryFailure(f"HTTP {exc.code}") from exc
     except (urllib.error.URLError, OSError) as exc:
         raise TemporaryFailure(str(exc)) from exc
-    # The platforms answer 200 with an error code in the body (e.g. a bad signature).
+    # The platforms answer 200 with an error code in the body (e.g. a bad signature). Rate limits are
+    # temporary: the delivery is retried with backoff.
     try:
         answer = json.loads(payload or b"{}")
     except ValueError:
         return
     code = answer.get("errcode", answer.get("code", answer.get("StatusCode", 0)))
+    if code in RATE_LIMIT_CODES or str(code) in {str(c) for c in RATE_LIMIT_CODES}:
+        raise TemporaryFailure(f"robot rate limit: {answer}")
     if code not in (0, None, "0"):
         raise PermanentFailure(f"robot refused the message: {answer}")

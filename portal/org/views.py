@@ -11,7 +11,7 @@ from portal.org import bp, roster, services
 from portal.org.forms import ConfirmForm, DepartmentForm, PositionForm, RosterUploadForm, UserForm
 from portal.org.models import ADMIN, EMPLOYEE, Department, Position, User
 from portal.web.access import require_roles
-from portal.web.htmx import redirect_to, render, wants_partial
+from portal.web.htmx import arg_int, redirect_to, render, wants_partial
 
 bp.before_request(require_roles(ADMIN))
 
@@ -66,11 +66,11 @@ def _user_data(form: UserForm) -> services.UserData:
 def users():
     """User list with active search, department and status filters."""
     q = request.args.get("q", "")
-    department_id = request.args.get("department", type=int)
+    department_id = arg_int("department")
     status = request.args.get("status", "active")
     active = {"active": True, "inactive": False}.get(status)
     page = db.paginate(
-        services.search_users(q, department_id, active), page=request.args.get("page", 1, type=int),
+        services.search_users(q, department_id, active), page=arg_int("page", 1, minimum=1, maximum=100000),
         per_page=PER_PAGE, error_out=False,
     )
     return render(
@@ -166,7 +166,7 @@ def user_reset_password(user_id: int):
 @bp.route("/positions/options")
 def position_options():
     """The <option>s of a department's positions, for the dependent select box."""
-    department_id = request.args.get("department_id", type=int)
+    department_id = arg_int("department_id")
     return render("org/_partials/_position_options.html", "org/_partials/_position_options.html",
                   choices=_position_choices(department_id))
 

@@ -12,7 +12,7 @@ from portal.org.models import ADMIN, QUALITY_MANAGER
 from portal.processes import bp, services
 from portal.processes.forms import ProcessForm
 from portal.web.access import ensure_role
-from portal.web.htmx import redirect_to, render
+from portal.web.htmx import arg_int, redirect_to, render
 from portal.web.nav import NavEntry, register_nav
 
 register_nav(NavEntry(_l("Processes"), "processes.index", (ADMIN, QUALITY_MANAGER)))
@@ -42,7 +42,7 @@ def index():
     from portal.org.models import Department
 
     ensure_role(current_user, ADMIN, QUALITY_MANAGER)
-    clause_id = request.args.get("clause", type=int)
+    clause_id = arg_int("clause")
     status = request.args.get("status", "active")
     q = request.args.get("q", "")
     active = {"active": True, "inactive": False}.get(status)

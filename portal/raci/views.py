@@ -19,7 +19,7 @@ from portal.raci import bp, excel, services
 from portal.org.forms import ConfirmForm
 from portal.raci.forms import MatrixUploadForm
 from portal.web.access import ensure_role
-from portal.web.htmx import redirect_to, render
+from portal.web.htmx import arg_int, redirect_to, render
 from portal.web.nav import NavEntry, register_nav
 
 register_nav(NavEntry(_l("Responsibility matrix"), "raci.index"))
@@ -30,7 +30,7 @@ register_nav(NavEntry(_l("My responsibilities"), "raci.mine"))
 def index():
     """The grid: processes × departments; filter columns by department and rows by clause."""
     department_ids = [int(v) for v in request.args.getlist("dept") if v.isdigit()]
-    clause_id = request.args.get("clause", type=int)
+    clause_id = arg_int("clause")
     include_inactive = request.args.get("inactive") == "1"
     matrix = services.load_matrix(current_user, department_ids=department_ids, clause_id=clause_id,
                                   include_inactive=include_inactive)

@@ -9,8 +9,9 @@ from portal.extensions import htmx
 
 
 def wants_partial() -> bool:
-    """An htmx request that swaps a fragment (boosted navigation wants the whole page)."""
-    return bool(htmx) and not htmx.boosted
+    """An htmx request that swaps a fragment. Boosted navigation and history restoration (the back
+    button, with htmx's history cache off) want the whole page."""
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def render(page_template: str, partial_template: str, /, **context):
@@ -38,3 +39,17 @@ def is_safe_next(target: str | None) -> bool:
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc and not any(ord(c) < 32 for c in target)
+
+
+MAX_DB_ID = 2**31 - 1
+
+
+def arg_int(name: str, default: int | None = None, *, minimum: int = 0, maximum: int = MAX_DB_ID) -> int | None:
+    """An integer query parameter, or ``default`` when it is missing, malformed or out of the range a
+    database integer holds (so a hand-edited URL cannot turn into a database error)."""
+    from flask import request
+
+    value = request.args.get(name, type=int)
+    if value is None or not minimum <= value <= maximum:
+        return default
+    return value
