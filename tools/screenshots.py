@@ -17,6 +17,9 @@ from tests.livesrv import LiveServer  # noqa: E402
 SHOTS = [
     ("zhangsan", "/", "docs/screenshot-home.png"),
     ("admin", "/admin/org/users", "docs/screenshot-users.png"),
+    ("quality", "/quality/matrix/", "docs/screenshot-matrix.png"),
+    ("quality", "/quality/objectives/", "docs/screenshot-objectives.png"),
+    ("head_kf", "/notifications", "docs/screenshot-notifications.png"),
 ]
 
 

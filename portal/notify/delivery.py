@@ -9,11 +9,13 @@ server's acceptance and our commit of ``sent``; everywhere else it is exactly on
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import force_locale
+from sqlalchemy.orm import lazyload, selectinload
 
 from portal.core.types import utcnow
 from portal.extensions import db
@@ -26,20 +28,18 @@ log = logging.getLogger(__name__)
 
 
 def claim(ids: list[int], now: datetime) -> list[int]:
-    """Move due, pending deliveries to ``sending`` and commit; return the ids this caller now owns."""
+    """Move due, pending deliveries to ``sending`` in one statement and commit; return the ids this caller
+    now owns. The WHERE clause makes the claim atomic per row: a second job for the same rows gets none."""
     if not ids:
         return []
-    owned = []
-    for delivery_id in ids:
-        result = db.session.execute(
-            sa.update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.status == PENDING, Delivery.next_attempt_at <= now)
-            .values(status=SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
-        )
-        if result.rowcount:
-            owned.append(delivery_id)
+    owned = list(db.session.scalars(
+        sa.update(Delivery)
+        .where(Delivery.id.in_(ids), Delivery.status == PENDING, Delivery.next_attempt_at <= now)
+        .values(status=SENDING, claimed_at=now, attempts=Delivery.attempts + 1)
+        .returning(Delivery.id)
+    ))
     db.session.commit()
-    return owned
+    return sorted(owned)
 
 
 def _link(path: str) -> str:
@@ -48,17 +48,25 @@ def _link(path: str) -> str:
     return current_app.config["PORTAL_BASE_URL"].rstrip("/") + path
 
 
-def _email_for(delivery: Delivery) -> mailer.OutgoingEmail:
-    user = db.session.get(User, delivery.recipient_id) if delivery.recipient_id else None
+@dataclass
+class _Claimed:
+    """What is needed of a claimed delivery after its batch's read transaction has ended."""
+
+    id: int
+    attempts: int
+    outgoing: mailer.OutgoingEmail | None = None
+    error: Exception | None = None
+
+
+def _email_for(delivery: Delivery, user: User | None) -> mailer.OutgoingEmail:
     locale = (user.locale if user and user.locale else None) or current_app.config["BABEL_DEFAULT_LOCALE"]
     with force_locale(locale):
         if delivery.digest_id is not None:
-            digest = delivery.digest
             from portal.notify.digest import digest_subject
 
+            digest = delivery.digest
             subject = digest_subject(digest)
-            text, html = mailer.render_email("digest", digest=digest, user=user, link=_link,
-                                             portal_url=_link("/"))
+            text, html = mailer.render_email("digest", digest=digest, user=user, link=_link, portal_url=_link("/"))
         else:
             note = delivery.notification
             subject = note.title
@@ -69,105 +77,133 @@ def _email_for(delivery: Delivery) -> mailer.OutgoingEmail:
                                 delivery_id=delivery.id)
 
 
-def _retry_or_fail(delivery: Delivery, error: str, now: datetime, permanent: bool) -> None:
+def _outcome(attempts: int, error: Exception | None, now: datetime) -> dict:
+    """The column values recording one send: sent, retry later (exponential backoff) or failed for good."""
+    if error is None:
+        return {"status": SENT, "sent_at": utcnow(), "last_error": ""}
     cfg = current_app.config
-    delivery.last_error = error[:2000]
-    if permanent or delivery.attempts >= cfg["PORTAL_DELIVERY_MAX_ATTEMPTS"]:
-        delivery.status = FAILED
-        log.warning("delivery %s failed for good: %s", delivery.id, error)
-    else:
-        delay = cfg["PORTAL_DELIVERY_BACKOFF_SECONDS"] * (2 ** (delivery.attempts - 1))
-        delivery.status = PENDING
-        delivery.next_attempt_at = now + timedelta(seconds=delay)
+    message = (str(error) or type(error).__name__)[:2000]
+    if isinstance(error, mailer.PermanentFailure) or attempts >= cfg["PORTAL_DELIVERY_MAX_ATTEMPTS"]:
+        return {"status": FAILED, "last_error": message}
+    delay = cfg["PORTAL_DELIVERY_BACKOFF_SECONDS"] * (2 ** (attempts - 1))
+    return {"status": PENDING, "next_attempt_at": now + timedelta(seconds=delay), "last_error": message}
 
 
-def process(ids: list[int], now: datetime | None = None) -> dict[str, int]:
-    """Claim and send these deliveries; emails share one SMTP connection. Returns counts by outcome."""
-    now = now or utcnow()
-    owned = claim(ids, now)
-    counts = {"sent": 0, "retry": 0, "failed": 0}
-    if not owned:
-        return counts
-    deliveries = db.session.scalars(sa.select(Delivery).where(Delivery.id.in_(owned)).order_by(Delivery.id)).all()
-    emails = [d for d in deliveries if d.channel == "email"]
-    hooks = [d for d in deliveries if d.channel == "webhook"]
-    if emails:
-        _send_emails(emails, now, counts)
-    for delivery in hooks:
-        _send_webhook(delivery, now, counts)
-    return counts
-
-
-def _settle(delivery: Delivery, counts: dict, now: datetime, error: Exception | None) -> None:
+def _settle(claimed: _Claimed, counts: dict, now: datetime, error: Exception | None) -> None:
     """Record the outcome of one send and commit it before the next one.
 
     ``PermanentFailure`` fails the row for good; any other error (a temporary failure, or a bug while
     building the message) is retried with backoff until the attempts run out, so one bad row never
     blocks the rest of its batch.
     """
-    if error is None:
-        delivery.status, delivery.sent_at, delivery.last_error = SENT, utcnow(), ""
-        counts["sent"] += 1
-    else:
-        if not isinstance(error, (mailer.PermanentFailure, mailer.TemporaryFailure)):
-            log.exception("delivery %s: unexpected error", delivery.id, exc_info=error)
-            db.session.rollback()
-        _retry_or_fail(delivery, str(error) or type(error).__name__, now,
-                       permanent=isinstance(error, mailer.PermanentFailure))
-        counts["failed" if delivery.status == FAILED else "retry"] += 1
+    if error is not None and not isinstance(error, (mailer.PermanentFailure, mailer.TemporaryFailure)):
+        log.error("delivery %s: unexpected error", claimed.id, exc_info=error)
+        db.session.rollback()
+    values = _outcome(claimed.attempts, error, now)
+    if values["status"] == FAILED:
+        log.warning("delivery %s failed for good: %s", claimed.id, values["last_error"])
+    db.session.execute(sa.update(Delivery).where(Delivery.id == claimed.id).values(**values))
     db.session.commit()
+    counts[{SENT: "sent", FAILED: "failed", PENDING: "retry"}[values["status"]]] += 1
 
 
-def _send_emails(deliveries: list[Delivery], now: datetime, counts: dict) -> None:
+def process(ids: list[int], now: datetime | None = None) -> dict[str, int]:
+    """Claim and send these deliveries; emails share one SMTP connection. Returns counts by outcome.
+
+    The batch is read in a fixed number of queries and every message is built before the first send;
+    then each outcome is one UPDATE and one COMMIT.
+    """
+    now = now or utcnow()
+    owned = claim(ids, now)
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    if not owned:
+        return counts
+    deliveries = list(db.session.scalars(
+        sa.select(Delivery).where(Delivery.id.in_(owned)).order_by(Delivery.id)
+        .options(selectinload(Delivery.digest), selectinload(Delivery.notification))
+    ))
+    recipient_ids = {d.recipient_id for d in deliveries if d.recipient_id}
+    users = {u.id: u for u in db.session.scalars(
+        sa.select(User).where(User.id.in_(recipient_ids)).options(lazyload(User.role_rows))
+    )} if recipient_ids else {}
+    emails: list[_Claimed] = []
+    hooks: list[tuple[_Claimed, tuple[str, dict] | None]] = []
+    for delivery in deliveries:
+        claimed = _Claimed(delivery.id, delivery.attempts)
+        try:
+            if delivery.channel == "email":
+                claimed.outgoing = _email_for(delivery, users.get(delivery.recipient_id))
+            else:
+                hooks.append((claimed, _webhook_request(delivery)))
+                continue
+        except Exception as exc:  # noqa: BLE001 — recorded on the row below
+            claimed.error = exc
+        emails.append(claimed)
+    db.session.commit()  # no transaction stays open across network I/O (SQLite would stay write-locked)
+    if emails:
+        _send_emails(emails, now, counts)
+    for claimed, request in hooks:
+        _send_webhook(claimed, request, now, counts)
+    return counts
+
+
+def _send_emails(batch: list[_Claimed], now: datetime, counts: dict) -> None:
     from portal.notify.services import decrypt_secret, get_settings
 
     settings = get_settings()
     password = decrypt_secret(settings.smtp_password_encrypted)
     if settings in db.session:
         db.session.expunge(settings)  # keep its loaded values usable after the commit below
-    db.session.commit()  # no transaction stays open across network I/O (SQLite would stay write-locked)
+    db.session.commit()
     try:
         transport = mailer.Transport(settings, password).__enter__()
     except mailer.TemporaryFailure as exc:
-        for delivery in deliveries:
-            _settle(delivery, counts, now, exc)
+        for claimed in batch:
+            _settle(claimed, counts, now, exc)
         return
     try:
-        for delivery in deliveries:
+        for claimed in batch:
+            if claimed.error is not None:
+                _settle(claimed, counts, now, claimed.error)
+                continue
             try:
                 if transport.smtp is None and not transport.capturing:
                     transport.__enter__()
-                outgoing = _email_for(delivery)
-                db.session.commit()
-                transport.send(outgoing)
+                transport.send(claimed.outgoing)
             except Exception as exc:  # noqa: BLE001 — every failure is recorded on its own row
-                _settle(delivery, counts, now, exc)
+                _settle(claimed, counts, now, exc)
             else:
-                _settle(delivery, counts, now, None)
+                _settle(claimed, counts, now, None)
     finally:
         transport.__exit__(None, None, None)
 
 
-def _send_webhook(delivery: Delivery, now: datetime, counts: dict) -> None:
+def _webhook_request(delivery: Delivery) -> tuple[str, dict] | None:
+    """The URL and body to post, or None when the robot was removed or deactivated."""
+    from portal.notify.services import decrypt_secret
+
     hook = db.session.get(Webhook, int(delivery.target))
     note = delivery.notification
     if hook is None or not hook.active or note is None:
-        _settle(delivery, counts, now, mailer.PermanentFailure("webhook removed or deactivated"))
-        return
+        return None
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         markdown = note.body or ""
         if note.link:
             markdown += f"\n\n[{_open_label()}]({_link(note.link)})"
-    from portal.notify.services import decrypt_secret
+    return webhooks.build_request(hook.platform, hook.url, decrypt_secret(hook.secret), note.title, markdown)
 
-    url, body = webhooks.build_request(hook.platform, hook.url, decrypt_secret(hook.secret), note.title, markdown)
-    db.session.commit()  # no transaction stays open across network I/O
+
+def _send_webhook(claimed: _Claimed, request: tuple[str, dict] | None, now: datetime, counts: dict) -> None:
+    if claimed.error is not None or request is None:
+        _settle(claimed, counts, now, claimed.error or mailer.PermanentFailure("webhook removed or deactivated"))
+        return
+    url, body = request
     try:
         webhooks.post(url, body, current_app.config["PORTAL_WEBHOOK_TIMEOUT"])
     except Exception as exc:  # noqa: BLE001
-        _settle(delivery, counts, now, exc)
+        _settle(claimed, counts, now, exc)
     else:
-        _settle(delivery, counts, now, None)
+        _settle(claimed, counts, now, None)
 
 
 def _open_label() -> str:

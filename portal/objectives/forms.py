@@ -25,7 +25,7 @@ class ObjectiveForm(FlaskForm):
     target = StringField(_l("Target"))
     period = SelectField(_l("Period"), choices=lambda: list(PERIOD_LABELS.items()), validate_choice=False)
     data_source = SelectField(_l("Data source"), validate_choice=False)
-    tolerance_percent = StringField(_l("Tolerance for “at risk” (% of the target)"), default="5",
+    tolerance_percent = StringField(_l("Tolerance for “at risk” (percent of the target)"), default="5",
                                     description=_l("A value that misses the target by at most this share of the target is “at risk”, beyond it “missed”."))
 
 

@@ -129,7 +129,12 @@ def test_period_alignment(period, value, ok):
 
 
 def test_alignment_message_names_the_quarter_starts(app):
+    from flask_babel import force_locale
+
     with pytest.raises(ServiceError) as exc:
+        services.clean_period_start(QUARTER, date(2025, 2, 1), TODAY)
+    assert "4 月 1 日" in str(exc.value)  # Chinese by default
+    with force_locale("en"), pytest.raises(ServiceError) as exc:
         services.clean_period_start(QUARTER, date(2025, 2, 1), TODAY)
     assert "1 April" in str(exc.value)
 

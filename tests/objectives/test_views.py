@@ -304,7 +304,7 @@ def test_quarterly_objective_refuses_a_month_that_starts_no_quarter(client_for, 
     response = client.post(f"{BASE}/{objective.id}/measurements",
                                             data={"period_start": f"{year}-02-01", "value": "96"}, headers=HX)
     body = assert_partial(response, 422)
-    assert field_has_error(body, "period_start") and "1 April" in body
+    assert field_has_error(body, "period_start") and "4 月 1 日" in body
     assert db_state() == state
     ok = client.post(f"{BASE}/{objective.id}/measurements",
                                       data={"period_start": f"{year}-04-01", "value": "96"})
