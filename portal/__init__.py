@@ -116,19 +116,14 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _init_templates(app: Flask) -> None:
-    from flask_login import current_user
-
+    from flask import request
     from flask_babel import get_locale
+    from flask_login import current_user
 
     from portal.core.i18n import local_datetime
+    from portal.notify.services import unread_count
     from portal.org.models import ROLE_LABELS
     from portal.web.nav import navigation
-
-    from flask_login import current_user
-
-    from portal.notify.services import unread_count
-
-    from flask import request
 
     def static_url(filename: str) -> str:
         """url_for('static', ...) without the routing machinery (five calls per page)."""

@@ -94,10 +94,9 @@ def _cell(sheet, value):
     into an error): text typed by anyone, e.g. a username at the login form, must never become a live formula."""
     from openpyxl.cell import WriteOnlyCell
 
-    cell = WriteOnlyCell(sheet, value=value)
-    if isinstance(value, str) and cell.data_type in ("f", "e"):
-        cell.data_type = "s"
-    return cell
+    from portal.core.uploads import keep_as_text
+
+    return keep_as_text(WriteOnlyCell(sheet, value=value))
 
 
 @bp.app_template_filter("audit_json")

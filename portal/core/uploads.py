@@ -107,3 +107,11 @@ def read_xlsx_rows(content: bytes, *, sheet: str | None = None, max_rows: int = 
         raise invalid_xlsx()
     finally:
         workbook.close()
+
+
+def keep_as_text(cell):
+    """Show a string cell as the text it is. openpyxl turns a string starting with "=" into a formula (and
+    "#N/A" into an error value): text typed by users must never become a live formula in an export."""
+    if isinstance(cell.value, str) and cell.data_type in ("f", "e"):
+        cell.data_type = "s"
+    return cell

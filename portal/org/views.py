@@ -9,9 +9,10 @@ from portal.core.errors import ServiceError
 from portal.extensions import db
 from portal.org import bp, roster, services
 from portal.org.forms import ConfirmForm, DepartmentForm, PositionForm, RosterUploadForm, UserForm
-from portal.org.models import ADMIN, EMPLOYEE, Department, Position, User
+from portal.org.models import ADMIN, EMPLOYEE, Position, User
 from portal.web.access import require_roles
 from portal.web.htmx import arg_int, redirect_to, render, wants_partial
+from portal.web.imports import apply_upload, preview_upload
 
 bp.before_request(require_roles(ADMIN))
 
@@ -298,39 +299,14 @@ def position_update(position_id: int):
 @bp.route("/roster", methods=["GET", "POST"])
 def roster_import():
     """Upload an HR roster: validate every row and preview the changes before anything is written."""
-    form = RosterUploadForm()
-    plan = pending = None
-    status = 200
-    if form.validate_on_submit():
-        upload = form.file.data
-        try:
-            pending, plan = roster.upload_roster(_actor(), upload.filename or "", upload.read())
-        except ServiceError as exc:
-            db.session.rollback()
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-        if form.form_errors or (plan is not None and not plan.valid):
-            status = 422
-    elif request.method == "POST":
-        status = 422
-    return render("org/roster.html", "org/_partials/_roster_preview.html",
-                  form=form, plan=plan, pending=pending, confirm=ConfirmForm()), status
+    return preview_upload(RosterUploadForm(), roster.upload_roster, "org/roster.html", "org/_partials/_roster_preview.html")
 
 
 @bp.route("/roster/<int:import_id>/apply", methods=["POST"])
 def roster_apply(import_id: int):
     """Apply a previewed roster import. A second click applies nothing."""
-    try:
-        pending, plan = roster.apply_roster(_actor(), import_id)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(_("Nothing was imported: %(errors)s", errors=str(exc)), "danger")
-        return redirect_to(url_for("org.roster_import"))
-    db.session.commit()
-    if plan is None:
-        flash(_("This import was already applied."), "info")
-    else:
-        flash(_("Roster imported: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.",
-                **pending.result), "success")
-    return redirect_to(url_for("org.users"))
+    return apply_upload(
+        roster.apply_roster, import_id, retry_url=url_for("org.roster_import"), done_url=url_for("org.users"),
+        done_message=lambda pending, plan: _(
+            "Roster imported: %(created)d created, %(updated)d updated, %(unchanged)d unchanged.", **pending.result),
+    )

@@ -17,7 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from portal.audit.services import record
 from portal.core.errors import Conflict, ServiceError
 from portal.core.types import utcnow
-from portal.core.uploads import PendingImport, get_pending, keep_pending, mark_applied, read_xlsx_rows
+from portal.core.uploads import (
+    PendingImport, get_pending, keep_as_text, keep_pending, mark_applied, read_xlsx_rows,
+)
 from portal.extensions import db
 from portal.org.models import ADMIN, QUALITY_MANAGER, Department, User
 from portal.processes.models import Process
@@ -50,7 +52,7 @@ def export_workbook(actor: User) -> bytes:
     thin = Side(style="thin", color="999999")
     header_fill = PatternFill("solid", fgColor="DDEBF7")
     for col in range(1, width + 1):
-        cell = ws.cell(row=4, column=col)
+        cell = keep_as_text(ws.cell(row=4, column=col))
         cell.font = Font(bold=True)
         cell.fill = header_fill
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
@@ -62,7 +64,7 @@ def export_workbook(actor: User) -> bytes:
         ws.append(row)
         r = ws.max_row
         for col in range(1, width + 1):
-            cell = ws.cell(row=r, column=col)
+            cell = keep_as_text(ws.cell(row=r, column=col))
             cell.border = Border(top=thin, bottom=thin, left=thin, right=thin)
             if col > len(HEADER):
                 cell.alignment = Alignment(horizontal="center")

@@ -108,8 +108,7 @@ def load_matrix(actor: User | None, *, department_ids: list[int] | None = None, 
     from portal.processes.services import list_processes
 
     processes = list_processes(active=None if include_inactive else True, clause_id=clause_id)
-    dept_stmt = sa.select(Department).where(Department.active.is_(True)).order_by(Department.sort_order, Department.code)
-    departments = list(db.session.scalars(dept_stmt))
+    departments = active_departments()
     all_dept_ids = [d.id for d in departments]
     shown = [d for d in departments if not department_ids or d.id in department_ids]
     process_ids = [p.id for p in processes]
@@ -128,6 +127,21 @@ def load_matrix(actor: User | None, *, department_ids: list[int] | None = None, 
     if actor is not None and not full and heads_may_edit():
         editable = {d.id for d in departments if d.head_id == actor.id}
     return Matrix(processes, shown, cells, a_count, matrix_version(), editable, full)
+
+
+def active_departments() -> list[Department]:
+    return list(db.session.scalars(
+        sa.select(Department).where(Department.active.is_(True)).order_by(Department.sort_order, Department.code)
+    ))
+
+
+def may_edit(actor: User, department: Department, role: str | None) -> bool:
+    """Whether the grid offers ``actor`` the editor for this cell (the same rule check_can_edit enforces)."""
+    try:
+        check_can_edit(actor, department, role, None if role == "A" else role)
+    except PermissionDenied:
+        return False
+    return True
 
 
 def heads_may_edit() -> bool:
@@ -189,10 +203,10 @@ def set_cell(actor: User, process_id: int, department_id: int, role: str | None,
     changes two). Raises Conflict when another department holds A and ``transfer`` is not set, or when
     someone else assigned an A at the same moment."""
     role = (role or "").strip().upper() or None
+    process, department, before = get_cell(process_id, department_id)
+    check_can_edit(actor, department, before, role if role in ROLES else None)
     if role is not None and role not in ROLES:
         raise ServiceError(("role", _("Choose R, A, C, I or empty.")))
-    process, department, before = get_cell(process_id, department_id)
-    check_can_edit(actor, department, before, role)
     if before == role:
         return []
     if not department.active:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from flask import flash, request, send_file, url_for
+from flask import request, send_file, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -16,10 +16,10 @@ from portal.extensions import db
 from portal.org.models import ADMIN, QUALITY_MANAGER
 from portal.processes.services import all_clauses
 from portal.raci import bp, excel, services
-from portal.org.forms import ConfirmForm
 from portal.raci.forms import MatrixUploadForm
 from portal.web.access import ensure_role
-from portal.web.htmx import arg_int, redirect_to, render
+from portal.web.htmx import arg_int, render
+from portal.web.imports import apply_upload, preview_upload
 from portal.web.nav import NavEntry, register_nav
 
 register_nav(NavEntry(_l("Responsibility matrix"), "raci.index"))
@@ -34,7 +34,7 @@ def index():
     include_inactive = request.args.get("inactive") == "1"
     matrix = services.load_matrix(current_user, department_ids=department_ids, clause_id=clause_id,
                                   include_inactive=include_inactive)
-    all_departments = matrix.departments if not department_ids else services.load_matrix(None).departments
+    all_departments = matrix.departments if not department_ids else services.active_departments()
     return render("raci/index.html", "raci/_partials/_grid.html", matrix=matrix, legend=services.LEGEND,
                   clauses=all_clauses(), clause_id=clause_id, department_ids=department_ids,
                   all_departments=all_departments, include_inactive=include_inactive)
@@ -53,7 +53,8 @@ def cell(process_id: int, department_id: int):
     process, department, role = services.get_cell(process_id, department_id)
     if request.method == "GET":
         return render("raci/_partials/_cell.html", "raci/_partials/_cell.html", process=process,
-                      department=department, role=role, editable=True)
+                      department=department, role=role,
+                      editable=services.may_edit(current_user, department, role))
     new_role = request.form.get("role", "").strip().upper()
     try:
         changes = services.set_cell(current_user, process_id, department_id, new_role,
@@ -108,41 +109,16 @@ def export():
 def import_matrix():
     """Upload an edited workbook: see exactly which cells would change before anything is written."""
     ensure_role(current_user, ADMIN, QUALITY_MANAGER)
-    form = MatrixUploadForm()
-    plan = pending = None
-    status = 200
-    if form.validate_on_submit():
-        upload = form.file.data
-        try:
-            pending, plan = excel.upload(current_user, upload.filename or "", upload.read())
-        except ServiceError as exc:
-            db.session.rollback()
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-        if form.form_errors or (plan is not None and not plan.valid):
-            status = 422
-    elif request.method == "POST":
-        status = 422
-    return render("raci/import.html", "raci/_partials/_import_preview.html", form=form, plan=plan,
-                  pending=pending, confirm=ConfirmForm()), status
+    return preview_upload(MatrixUploadForm(), excel.upload, "raci/import.html", "raci/_partials/_import_preview.html")
 
 
 @bp.route("/import/<int:import_id>/apply", methods=["POST"])
 def import_apply(import_id: int):
     """Apply a previewed import; a second click applies nothing."""
-    try:
-        pending, plan = excel.apply(current_user, import_id)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(_("Nothing was imported: %(errors)s", errors=str(exc)), "danger")
-        return redirect_to(url_for("raci.import_matrix"))
-    db.session.commit()
-    if plan is None:
-        flash(_("This import was already applied."), "info")
-    else:
-        flash(_("Matrix imported: %(n)d cells changed.", n=len(plan.changes)), "success")
-    return redirect_to(url_for("raci.index"))
+    return apply_upload(
+        excel.apply, import_id, retry_url=url_for("raci.import_matrix"), done_url=url_for("raci.index"),
+        done_message=lambda pending, plan: _("Matrix imported: %(n)d cells changed.", n=len(plan.changes)),
+    )
 
 
 @bp.route("/mine")

@@ -47,8 +47,6 @@ MAX_DB_ID = 2**31 - 1
 def arg_int(name: str, default: int | None = None, *, minimum: int = 0, maximum: int = MAX_DB_ID) -> int | None:
     """An integer query parameter, or ``default`` when it is missing, malformed or out of the range a
     database integer holds (so a hand-edited URL cannot turn into a database error)."""
-    from flask import request
-
     value = request.args.get(name, type=int)
     if value is None or not minimum <= value <= maximum:
         return default

@@ -117,7 +117,7 @@ class WorkCalendar:
         local = start.astimezone(tz)
         remaining = minutes
         day = local.date()
-        for _ in range(3660):  # ten years of days: a guard against a calendar with no working days
+        for _day in range(3660):  # ten years of days: a guard against a calendar with no working days
             if self.is_workday(day):
                 for period_start, period_end in hours.periods:
                     begin = datetime.combine(day, period_start, tz)
