@@ -59,13 +59,14 @@ def create_app(config: Any = None, overrides: Mapping[str, Any] | None = None) -
 
 def _init_extensions(app: Flask) -> None:
     from portal.core import db_setup
-    from portal.core.i18n import select_locale, select_timezone
+    from portal.core.i18n import install_template_gettext, select_locale, select_timezone
     from portal.extensions import babel, csrf, db, htmx, limiter, login_manager, migrate, rq
 
     db.init_app(app)
     db_setup.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"))
     babel.init_app(app, locale_selector=select_locale, timezone_selector=select_timezone)
+    install_template_gettext(app)
     csrf.init_app(app)
     htmx.init_app(app)
     rq.init_app(app)
@@ -79,9 +80,8 @@ def _init_extensions(app: Flask) -> None:
 
     @limiter.request_filter
     def _reads_are_not_limited() -> bool:
-        # Every limit in the portal guards a POST (login, public forms). Skipping the limiter's
-        # bookkeeping on reads saves measurable time on every page. A limit on a GET would need this
-        # filter to change.
+        # Every limit in the portal guards a POST (login, public forms): reads skip the limiter's
+        # bookkeeping, which was measurable on every page. A limit on a GET would need this to change.
         from flask import request
 
         return request.method in ("GET", "HEAD", "OPTIONS")

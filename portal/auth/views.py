@@ -13,16 +13,27 @@ from portal.web.access import public
 from portal.web.htmx import is_safe_next, redirect_to, render
 
 
-@bp.route("/login", methods=["GET", "POST"])
+@bp.get("/login")
 @public
-@limiter.limit("30 per minute", methods=["POST"])
 def login():
+    """The login page (the form posts to login_submit at the same URL)."""
+    if current_user.is_authenticated:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    form.next.data = request.args.get("next", "")
+    return render("auth/login.html", "auth/_partials/_login_form.html", form=form)
+
+
+# A separate view so that only the POST pays for the rate limiter. Guessing is further bounded by the
+# lockout (5 failures per account and per IP address in 15 minutes).
+@bp.post("/login")
+@public
+@limiter.limit("30 per minute")
+def login_submit():
     """Log in with username and password; lockout after repeated failures."""
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
-    if request.method == "GET":
-        form.next.data = request.args.get("next", "")
     if form.validate_on_submit():
         try:
             user = services.authenticate(form.username.data, form.password.data, client_ip())
@@ -38,8 +49,7 @@ def login():
             db.session.commit()
             target = form.next.data if is_safe_next(form.next.data) else url_for("home.index")
             return redirect_to(target)
-    status = 422 if form.errors or form.form_errors else 200
-    return render("auth/login.html", "auth/_partials/_login_form.html", form=form), status
+    return render("auth/login.html", "auth/_partials/_login_form.html", form=form), 422
 
 
 @bp.route("/logout", methods=["POST"])

@@ -28,3 +28,32 @@ def local_datetime(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str
     if value is None:
         return ""
     return format_datetime(value, fmt)
+
+
+def _request_translations():
+    """The current catalog, looked up once per request (Flask-Babel looks it up again on every call).
+
+    Cached next to Flask-Babel's own per-request state and keyed by its locale object, so ``force_locale``
+    (which swaps that object) is honoured."""
+    from flask import g
+    from flask_babel import get_translations
+
+    state = g.__dict__.get("_flask_babel") if g else None
+    if state is None:
+        return get_translations()
+    locale = state.__dict__.get("babel_locale")
+    cached = state.__dict__.get("portal_translations")
+    if cached is not None and locale is not None and cached[0] is locale:
+        return cached[1]
+    translations = get_translations()
+    state.portal_translations = (state.babel_locale, translations)
+    return translations
+
+
+def install_template_gettext(app) -> None:
+    """Templates call ``_()`` often (a dozen times a page): give them the per-request cached catalog."""
+    app.jinja_env.install_gettext_callables(
+        lambda string: _request_translations().ugettext(string),
+        lambda singular, plural, n: _request_translations().ungettext(singular, plural, n),
+        newstyle=True,
+    )

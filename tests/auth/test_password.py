@@ -11,7 +11,7 @@ from tests.conftest import DEFAULT_PASSWORD, HX
 from tests.web import translated
 
 NEW = "Neues-Passw0rt"
-PUBLIC = {"static", "auth.login", "web.healthz", "web.set_language"}
+PUBLIC = {"static", "auth.login", "auth.login_submit", "web.healthz", "web.set_language"}
 
 
 def change(client, current=DEFAULT_PASSWORD, new=NEW, confirm=None, **kwargs):

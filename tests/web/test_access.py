@@ -11,7 +11,7 @@ from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
 from portal.web.access import is_public_endpoint
 from tests.conftest import HX
 
-PUBLIC_ALLOWLIST = {"static", "auth.login", "web.healthz", "web.set_language"}
+PUBLIC_ALLOWLIST = {"static", "auth.login", "auth.login_submit", "web.healthz", "web.set_language"}
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 
 
