@@ -78,6 +78,9 @@ class Config:
 
     #: PORTAL_LOCKOUT_ATTEMPTS failed logins within PORTAL_LOCKOUT_MINUTES lock the account (and the IP).
     PORTAL_LOCKOUT_ATTEMPTS = _env_int("PORTAL_LOCKOUT_ATTEMPTS", 5)
+    #: Failures from one IP address that lock that address. Raise it where many users share an address
+    #: (one NAT gateway, or PORTAL_PROXY_COUNT not set behind a proxy).
+    PORTAL_LOCKOUT_IP_ATTEMPTS = _env_int("PORTAL_LOCKOUT_IP_ATTEMPTS", 5)
     PORTAL_LOCKOUT_MINUTES = _env_int("PORTAL_LOCKOUT_MINUTES", 15)
     #: Werkzeug password hash method; tests use a cheap one.
     PORTAL_PASSWORD_METHOD = os.environ.get("PORTAL_PASSWORD_METHOD", "scrypt")

@@ -59,9 +59,9 @@ def _recent_failures(column, value: str, *, reset_by_success: bool) -> int:
 
 
 def is_locked(username: str, ip: str) -> bool:
-    limit = current_app.config["PORTAL_LOCKOUT_ATTEMPTS"]
-    return (_recent_failures(LoginAttempt.username, username, reset_by_success=True) >= limit
-            or _recent_failures(LoginAttempt.ip, ip, reset_by_success=False) >= limit)
+    cfg = current_app.config
+    return (_recent_failures(LoginAttempt.username, username, reset_by_success=True) >= cfg["PORTAL_LOCKOUT_ATTEMPTS"]
+            or _recent_failures(LoginAttempt.ip, ip, reset_by_success=False) >= cfg["PORTAL_LOCKOUT_IP_ATTEMPTS"])
 
 
 def authenticate(username: str, password: str, ip: str) -> User:

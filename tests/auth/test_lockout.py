@@ -226,3 +226,16 @@ def test_purge_keeps_recent_attempts(client, runner, make_user):
     assert result.exit_code == 0, result.output
     assert "2 login attempts deleted" in result.output
     assert db.session.query(LoginAttempt).count() == 1
+
+
+def test_ip_threshold_has_its_own_setting(app, client, make_user, monkeypatch):
+    """Behind one NAT address many people share an IP: the per-IP threshold can be raised on its own."""
+    monkeypatch.setitem(app.config, "PORTAL_LOCKOUT_IP_ATTEMPTS", 20)
+    colleague = make_user()
+    for n in range(5):  # five different people mistype their password once each, from the same address
+        assert attempt(client, f"someone{n}", "wrong", ip="10.9.9.9").status_code == 422
+    assert attempt(client, colleague.username, DEFAULT_PASSWORD, ip="10.9.9.9").status_code == 303
+
+    monkeypatch.setitem(app.config, "PORTAL_LOCKOUT_IP_ATTEMPTS", 5)
+    other = make_user()
+    assert attempt(app.test_client(), other.username, DEFAULT_PASSWORD, ip="10.9.9.9").status_code == 422
