@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from portal.audit.services import record, snapshot
 from portal.auth.services import normalize_username, set_password
 from portal.core.errors import NotFound, ServiceError
+from portal.core.trees import would_cycle
 from portal.extensions import db
 from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, ROLES, Department, Position, User
 from portal.web.access import ensure_role
@@ -284,13 +285,8 @@ def _validate_department(data: DepartmentData, existing: Department | None) -> t
         parent = db.session.get(Department, data.parent_id)
         if parent is None:
             errors.append(("parent_id", _("Unknown department.")))
-        elif existing is not None:
-            node = parent
-            while node is not None:
-                if node.id == existing.id:
-                    errors.append(("parent_id", _("A department cannot be placed under itself or its own sub-department.")))
-                    break
-                node = node.parent
+        elif existing is not None and would_cycle(existing, parent):
+            errors.append(("parent_id", _("A department cannot be placed under itself or its own sub-department.")))
     if data.head_id is not None:
         head = db.session.get(User, data.head_id)
         if head is None or not head.active:

@@ -13,6 +13,7 @@ from flask_babel import gettext as _
 
 from portal.audit.services import record
 from portal.core.errors import NotFound, ServiceError
+from portal.core.trees import would_cycle
 from portal.extensions import db
 from portal.org.models import ADMIN, QUALITY_MANAGER, User
 from portal.processes.models import IsoClause, Process
@@ -81,13 +82,8 @@ def _validate(data: ProcessData, existing: Process | None) -> tuple[str, str, li
         parent = db.session.get(Process, data.parent_id)
         if parent is None:
             errors.append(("parent_id", _("Unknown process.")))
-        elif existing is not None:
-            node = parent
-            while node is not None:
-                if node.id == existing.id:
-                    errors.append(("parent_id", _("A process cannot be placed under itself or its own sub-process.")))
-                    break
-                node = node.parent
+        elif existing is not None and would_cycle(existing, parent):
+            errors.append(("parent_id", _("A process cannot be placed under itself or its own sub-process.")))
     clauses = list(db.session.scalars(sa.select(IsoClause).where(IsoClause.id.in_(data.clause_ids or [])))) \
         if data.clause_ids else []
     if len(clauses) != len(set(data.clause_ids or [])):
