@@ -243,27 +243,32 @@ def _webhook_form(hook: Webhook | None = None) -> WebhookForm:
     return form
 
 
+def _submit_webhook(form: WebhookForm, hook: Webhook | None):
+    """Save the posted robot; a redirect on success, None when the form shows errors."""
+    if not form.validate_on_submit():
+        return None
+    try:
+        admin.save_webhook(_actor(), hook, department_id=form.department_id.data, platform=form.platform.data,
+                           url=form.url.data, secret=form.secret.data or "", active=form.active.data)
+    except ServiceError as exc:
+        db.session.rollback()
+        exc.apply_to_form(form)
+        return None
+    db.session.commit()
+    flash(_("Saved."), "success")
+    return redirect_to(url_for("notify.webhooks"))
+
+
 @bp.route("/admin/notify/webhooks", methods=["GET", "POST"])
 def webhooks():
     """Group-chat robots per department; POST adds one."""
     _admin()
     form = _webhook_form()
-    status = 200
-    if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                admin.save_webhook(_actor(), None, department_id=form.department_id.data, platform=form.platform.data,
-                                   url=form.url.data, secret=form.secret.data or "", active=form.active.data)
-            except ServiceError as exc:
-                db.session.rollback()
-                exc.apply_to_form(form)
-            else:
-                db.session.commit()
-                flash(_("Saved."), "success")
-                return redirect_to(url_for("notify.webhooks"))
-        status = 422
+    if request.method == "POST" and (done := _submit_webhook(form, None)) is not None:
+        return done
     hooks = list(db.session.scalars(sa.select(Webhook).order_by(Webhook.department_id, Webhook.id)))
-    return render("notify/webhooks.html", "notify/_partials/_webhook_form.html", form=form, hooks=hooks), status
+    return render("notify/webhooks.html", "notify/_partials/_webhook_form.html", form=form, hooks=hooks), \
+        (422 if request.method == "POST" else 200)
 
 
 @bp.route("/admin/notify/webhooks/<int:hook_id>", methods=["GET", "POST"])
@@ -272,16 +277,7 @@ def webhook_edit(hook_id: int):
     _admin()
     hook = admin.get_webhook(hook_id)
     form = _webhook_form(hook)
-    if form.validate_on_submit():
-        try:
-            admin.save_webhook(_actor(), hook, department_id=form.department_id.data, platform=form.platform.data,
-                               url=form.url.data, secret=form.secret.data or "", active=form.active.data)
-        except ServiceError as exc:
-            db.session.rollback()
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect_to(url_for("notify.webhooks"))
+    if request.method == "POST" and (done := _submit_webhook(form, hook)) is not None:
+        return done
     status = 422 if form.errors or form.form_errors else 200
     return render("notify/webhook_edit.html", "notify/_partials/_webhook_form.html", form=form, hook=hook), status
