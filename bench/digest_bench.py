@@ -43,6 +43,9 @@ from collections import Counter
 from datetime import date, datetime, time as dtime, timedelta, timezone
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pgdb import create_database, drop_database  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -69,37 +72,6 @@ def maxrss_mb() -> float:
 
 
 # -- database ---------------------------------------------------------------------------------------
-def _admin_engine(url: str):
-    import sqlalchemy as sa
-
-    return sa.create_engine(sa.engine.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-
-
-def create_database(url: str) -> None:
-    import sqlalchemy as sa
-
-    name = sa.engine.make_url(url).database
-    admin = _admin_engine(url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-
-
-def drop_database(url: str) -> None:
-    import sqlalchemy as sa
-
-    name = sa.engine.make_url(url).database
-    admin = _admin_engine(url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
 def pick_day() -> tuple[date, datetime]:
     """The most recent working day whose digest time has passed, and that moment (UTC). App context."""
     from flask import current_app

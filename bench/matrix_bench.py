@@ -34,6 +34,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from pgdb import create_database, drop_database  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
@@ -47,39 +50,6 @@ CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
 
 
 # -- database ---------------------------------------------------------------------------------------
-def _admin_engine(url: str):
-    import sqlalchemy as sa
-
-    return sa.create_engine(sa.engine.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-
-
-def create_database(url: str) -> None:
-    import sqlalchemy as sa
-
-    name = sa.engine.make_url(url).database
-    if "bench" not in (name or ""):
-        raise SystemExit(f"refusing to drop and recreate {name!r}: a benchmark database's name must contain 'bench'")
-    admin = _admin_engine(url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-
-
-def drop_database(url: str) -> None:
-    import sqlalchemy as sa
-
-    name = sa.engine.make_url(url).database
-    admin = _admin_engine(url)
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
 def empty_tables() -> None:
     import sqlalchemy as sa
 
