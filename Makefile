@@ -72,9 +72,11 @@ translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel update -i portal/translations/messages.pot -d portal/translations -l zh_Hans_CN --no-fuzzy-matching --ignore-obsolete
 	$(VENV)/bin/pybabel compile -d portal/translations
 
-## make bench: speed figures (gunicorn, 2 workers) printed side by side
-bench: install-test
+## make bench: login page vs bare Flask (gunicorn, 2 workers), the daily digest for 10,000 users, the 300 × 40 matrix
+bench: install-test services
 	$(PY) bench/run_all.py
+	$(PY) bench/digest_bench.py
+	$(PY) bench/matrix_bench.py
 
 vendor:
 	./tools/vendor.sh
