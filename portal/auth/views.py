@@ -11,6 +11,7 @@ from portal.core.net import client_ip
 from portal.extensions import db, limiter
 from portal.web.access import public
 from portal.web.htmx import is_safe_next, redirect_to, render
+from portal.web.submit import form_status
 
 
 @bp.get("/login")
@@ -83,5 +84,5 @@ def change_password():
             login_user(current_user._get_current_object())  # the session id changed with the nonce
             flash(_("Your password has been changed."), "success")
             return redirect_to(url_for("home.index"))
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render("auth/change_password.html", "auth/_partials/_password_form.html", form=form), status

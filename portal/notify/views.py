@@ -22,6 +22,7 @@ from portal.notify.registry import kinds, register_kind
 from portal.org.models import ADMIN, DEPT_HEAD, QUALITY_MANAGER
 from portal.web.access import ensure_role
 from portal.web.htmx import arg_int, redirect_to, render, wants_partial
+from portal.web.submit import FAILED, form_status, submit
 from portal.web.nav import NavEntry, register_nav
 from portal.workcal.services import portal_tz
 
@@ -131,19 +132,13 @@ def announce():
     form.department_id.choices = choices
     if request.method == "GET":
         form.request_id.data = uuid.uuid4().hex
-    if form.validate_on_submit():
-        try:
-            n = admin.send_announcement(_actor(), form.department_id.data, form.title.data, form.body.data or "",
-                                        webhook=form.webhook.data, request_id=form.request_id.data)
-        except ServiceError as exc:
-            db.session.rollback()
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-            flash(_("Announcement sent to %(n)d people.", n=n), "success")
-            return redirect_to(url_for("notify.centre"))
-    status = 422 if form.errors or form.form_errors else 200
-    return render("notify/announce.html", "notify/_partials/_announce_form.html", form=form), status
+    n = submit(form, lambda: admin.send_announcement(
+        _actor(), form.department_id.data, form.title.data, form.body.data or "", webhook=form.webhook.data,
+        request_id=form.request_id.data))
+    if n is not FAILED:
+        flash(_("Announcement sent to %(n)d people.", n=n), "success")
+        return redirect_to(url_for("notify.centre"))
+    return render("notify/announce.html", "notify/_partials/_announce_form.html", form=form), form_status(form)
 
 
 # -- administrators -------------------------------------------------------------------------------
@@ -157,26 +152,19 @@ def settings():
     _admin()
     current = services.get_settings()
     form = SettingsForm(obj=current)
-    if form.validate_on_submit():
-        try:
-            services.save_settings(
-                _actor(), smtp_host=form.smtp_host.data or "", smtp_port=form.smtp_port.data,
-                smtp_security=form.smtp_security.data, smtp_user=form.smtp_user.data or "",
-                smtp_password=form.smtp_password.data or None, smtp_from=form.smtp_from.data,
-                quiet_start=form.quiet_start.data, quiet_end=form.quiet_end.data, digest_time=form.digest_time.data,
-            )
-        except ServiceError as exc:
-            db.session.rollback()
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect_to(url_for("notify.settings"))
-    elif request.method == "POST" and form.smtp_port.errors:
+    saved = submit(form, lambda: services.save_settings(
+        _actor(), smtp_host=form.smtp_host.data or "", smtp_port=form.smtp_port.data,
+        smtp_security=form.smtp_security.data, smtp_user=form.smtp_user.data or "",
+        smtp_password=form.smtp_password.data or None, smtp_from=form.smtp_from.data,
+        quiet_start=form.quiet_start.data, quiet_end=form.quiet_end.data, digest_time=form.digest_time.data,
+    ))
+    if saved is not FAILED:
+        flash(_("Saved."), "success")
+        return redirect_to(url_for("notify.settings"))
+    if form.smtp_port.errors:  # one message for "abc", "0" and "70000" alike
         form.smtp_port.errors = [_("The port must be a number from 1 to 65535.")]
-    status = 422 if form.errors or form.form_errors else 200
     return render("notify/settings.html", "notify/_partials/_settings_form.html", form=form,
-                  capturing=not current.smtp_host), status
+                  capturing=not current.smtp_host), form_status(form)
 
 
 @bp.route("/admin/notify/outbox")
@@ -245,16 +233,11 @@ def _webhook_form(hook: Webhook | None = None) -> WebhookForm:
 
 def _submit_webhook(form: WebhookForm, hook: Webhook | None):
     """Save the posted robot; a redirect on success, None when the form shows errors."""
-    if not form.validate_on_submit():
+    saved = submit(form, lambda: admin.save_webhook(
+        _actor(), hook, department_id=form.department_id.data, platform=form.platform.data, url=form.url.data,
+        secret=form.secret.data or "", active=form.active.data))
+    if saved is FAILED:
         return None
-    try:
-        admin.save_webhook(_actor(), hook, department_id=form.department_id.data, platform=form.platform.data,
-                           url=form.url.data, secret=form.secret.data or "", active=form.active.data)
-    except ServiceError as exc:
-        db.session.rollback()
-        exc.apply_to_form(form)
-        return None
-    db.session.commit()
     flash(_("Saved."), "success")
     return redirect_to(url_for("notify.webhooks"))
 
@@ -279,5 +262,5 @@ def webhook_edit(hook_id: int):
     form = _webhook_form(hook)
     if request.method == "POST" and (done := _submit_webhook(form, hook)) is not None:
         return done
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render("notify/webhook_edit.html", "notify/_partials/_webhook_form.html", form=form, hook=hook), status

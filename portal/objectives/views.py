@@ -19,6 +19,7 @@ from portal.objectives.registry import get_metric, metrics
 from portal.org.services import department_tree
 from portal.processes.models import Process
 from portal.web.htmx import redirect_to, render, wants_partial
+from portal.web.submit import FAILED, form_status, submit
 from portal.web.nav import NavEntry, register_nav
 
 register_nav(NavEntry(_l("Quality objectives"), "objectives.index"))
@@ -157,19 +158,12 @@ def objective_new():
     """Create an objective (administrators and quality managers)."""
     services.ensure_can_manage(_actor())
     form = _prepare_objective_form(ObjectiveForm())
-    if form.validate_on_submit():
-        try:
-            objective = services.create_objective(_actor(), _objective_data(form))
-        except ServiceError as exc:
-            db.session.rollback()
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-            flash(_("Objective “%(name)s” created.", name=objective.name), "success")
-            return redirect_to(url_for("objectives.detail", objective_id=objective.id))
-    status = 422 if form.errors or form.form_errors else 200
+    objective = submit(form, lambda: services.create_objective(_actor(), _objective_data(form)))
+    if objective is not FAILED:
+        flash(_("Objective “%(name)s” created.", name=objective.name), "success")
+        return redirect_to(url_for("objectives.detail", objective_id=objective.id))
     return render("objectives/objective_new.html", "objectives/_partials/_objective_form.html",
-                  form=form, objective=None, units=UNITS), status
+                  form=form, objective=None, units=UNITS), form_status(form)
 
 
 @bp.route("/<int:objective_id>")
@@ -202,7 +196,7 @@ def objective_edit(objective_id: int):
             db.session.commit()
             flash(_("Saved."), "success")
             return redirect_to(url_for("objectives.detail", objective_id=objective.id))
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render("objectives/objective_edit.html", "objectives/_partials/_objective_form.html",
                   form=form, objective=objective, units=UNITS), status
 

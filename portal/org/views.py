@@ -12,6 +12,7 @@ from portal.org.forms import ConfirmForm, DepartmentForm, PositionForm, RosterUp
 from portal.org.models import ADMIN, EMPLOYEE, Position, User
 from portal.web.access import require_roles
 from portal.web.htmx import arg_int, redirect_to, render, wants_partial
+from portal.web.submit import FAILED, form_status, submit
 from portal.web.imports import apply_upload, preview_upload
 
 bp.before_request(require_roles(ADMIN))
@@ -85,19 +86,13 @@ def users():
 def user_new():
     """Create a user; a temporary password is shown once."""
     form = _prepare_user_form(UserForm(roles=[EMPLOYEE]))
-    if form.validate_on_submit():
-        try:
-            user, temp = services.create_user(_actor(), _user_data(form))
-        except ServiceError as exc:
-            db.session.rollback()
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-            flash(_("User %(name)s created. Temporary password: %(password)s (shown only once; the user must change it at first login).",
-                    name=user.display_name, password=temp), "success")
-            return redirect_to(url_for("org.users", q=user.username))
-    status = 422 if form.errors or form.form_errors else 200
-    return render("org/user_new.html", "org/_partials/_user_form.html", form=form), status
+    created = submit(form, lambda: services.create_user(_actor(), _user_data(form)))
+    if created is not FAILED:
+        user, temp = created
+        flash(_("User %(name)s created. Temporary password: %(password)s (shown only once; the user must change it at first login).",
+                name=user.display_name, password=temp), "success")
+        return redirect_to(url_for("org.users", q=user.username))
+    return render("org/user_new.html", "org/_partials/_user_form.html", form=form), form_status(form)
 
 
 @bp.route("/users/<int:user_id>")
@@ -128,7 +123,7 @@ def user_edit(user_id: int):
                 return render("org/user_edit.html", "org/_partials/_user_row.html", user=user)
             flash(_("Saved."), "success")
             return redirect_to(url_for("org.users", q=user.username))
-    status = 422 if form.errors or form.form_errors else 200
+    status = form_status(form)
     return render("org/user_edit.html", "org/_partials/_user_edit_row.html", user=user, form=form), status
 
 
@@ -206,16 +201,10 @@ def departments():
     if request.method == "GET":
         return _department_page()
     form = _prepare_department_form(DepartmentForm())
-    if form.validate_on_submit():
-        try:
-            dept = services.create_department(_actor(), _department_data(form))
-        except ServiceError as exc:
-            db.session.rollback()
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-            flash(_("Department %(name)s created.", name=dept.name), "success")
-            return redirect_to(url_for("org.departments"))
+    dept = submit(form, lambda: services.create_department(_actor(), _department_data(form)))
+    if dept is not FAILED:
+        flash(_("Department %(name)s created.", name=dept.name), "success")
+        return redirect_to(url_for("org.departments"))
     return render("org/departments.html", "org/_partials/_department_form.html",
                   tree=services.department_tree(), counts=_active_member_counts(), form=form), 422
 
@@ -225,19 +214,11 @@ def department_edit(department_id: int):
     """Edit a department inline (htmx) or on its own page."""
     dept = services.get_department(department_id)
     form = _prepare_department_form(DepartmentForm(obj=dept) if request.method == "GET" else DepartmentForm())
-    if form.validate_on_submit():
-        try:
-            services.update_department(_actor(), dept, _department_data(form))
-        except ServiceError as exc:
-            db.session.rollback()
-            dept = services.get_department(department_id)
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect_to(url_for("org.departments"))
-    status = 422 if form.errors or form.form_errors else 200
-    return render("org/department_edit.html", "org/_partials/_department_edit_form.html", dept=dept, form=form), status
+    if submit(form, lambda: services.update_department(_actor(), dept, _department_data(form))) is not FAILED:
+        flash(_("Saved."), "success")
+        return redirect_to(url_for("org.departments"))
+    return render("org/department_edit.html", "org/_partials/_department_edit_form.html", dept=dept,
+                  form=form), form_status(form)
 
 
 @bp.route("/departments/<int:department_id>/active", methods=["POST"])
@@ -270,7 +251,7 @@ def department_detail(department_id: int):
             else:
                 db.session.commit()
                 form = PositionForm(formdata=None)
-        status = 422 if form.errors or form.form_errors else 200
+        status = form_status(form)
     positions = db.session.scalars(db.select(Position).where(Position.department_id == dept.id).order_by(Position.name)).all()
     members = db.session.scalars(
         db.select(User).where(User.department_id == dept.id).order_by(User.active.desc(), User.username)

@@ -18,6 +18,7 @@ from portal.policy import bp, services
 from portal.policy.forms import ApproveForm, ConfirmForm, PolicyForm
 from portal.policy.models import APPROVED, DRAFT
 from portal.web.htmx import redirect_to, render, wants_partial
+from portal.web.submit import FAILED, form_status, submit
 from portal.web.nav import NavEntry, register_nav
 
 register_nav(NavEntry(_l("Quality policy"), "policy.index"))
@@ -111,19 +112,12 @@ def new():
     """Start the next version as a draft, from the current published text."""
     title, body = services.draft_defaults(_actor())
     form = PolicyForm(title=title, body=body) if request.method == "GET" else PolicyForm()
-    if form.validate_on_submit():
-        try:
-            policy = services.create_draft(_actor(), form.title.data, form.body.data)
-        except ServiceError as exc:
-            db.session.rollback()
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-            flash(_("Draft version %(version)d created.", version=policy.version), "success")
-            return redirect_to(url_for("policy.detail", policy_id=policy.id))
-    status = 422 if form.errors or form.form_errors else 200
+    policy = submit(form, lambda: services.create_draft(_actor(), form.title.data, form.body.data))
+    if policy is not FAILED:
+        flash(_("Draft version %(version)d created.", version=policy.version), "success")
+        return redirect_to(url_for("policy.detail", policy_id=policy.id))
     return render("policy/form.html", "policy/_partials/_form.html", form=form, policy=None,
-                  action=url_for("policy.new")), status
+                  action=url_for("policy.new")), form_status(form)
 
 
 def _detail_context(policy, approve_form: ApproveForm | None = None) -> dict:
@@ -157,17 +151,10 @@ def edit(policy_id: int):
         flash(_("Only a draft can be edited."), "warning")
         return redirect_to(url_for("policy.detail", policy_id=policy.id))
     form = PolicyForm(obj=policy) if request.method == "GET" else PolicyForm()
-    if form.validate_on_submit():
-        try:
-            services.update_draft(_actor(), policy, form.title.data, form.body.data)
-        except ServiceError as exc:
-            db.session.rollback()
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect_to(url_for("policy.detail", policy_id=policy.id))
-    status = 422 if form.errors or form.form_errors else 200
+    if submit(form, lambda: services.update_draft(_actor(), policy, form.title.data, form.body.data)) is not FAILED:
+        flash(_("Saved."), "success")
+        return redirect_to(url_for("policy.detail", policy_id=policy.id))
+    status = form_status(form)
     return render("policy/form.html", "policy/_partials/_form.html", form=form, policy=policy,
                   action=url_for("policy.edit", policy_id=policy.id)), status
 

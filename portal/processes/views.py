@@ -13,6 +13,7 @@ from portal.processes import bp, services
 from portal.processes.forms import ProcessForm
 from portal.web.access import ensure_role
 from portal.web.htmx import arg_int, redirect_to, render
+from portal.web.submit import FAILED, form_status, submit
 from portal.web.nav import NavEntry, register_nav
 
 register_nav(NavEntry(_l("Processes"), "processes.index", (ADMIN, QUALITY_MANAGER)))
@@ -60,19 +61,12 @@ def new():
     """Create a process (then give it an accountable department in the matrix)."""
     ensure_role(current_user, ADMIN, QUALITY_MANAGER)
     form = _form()
-    if form.validate_on_submit():
-        try:
-            process = services.create_process(current_user, _data(form))
-        except ServiceError as exc:
-            db.session.rollback()
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-            flash(_("Process %(name)s created. Assign its accountable (A) department in the matrix.",
+    process = submit(form, lambda: services.create_process(current_user, _data(form)))
+    if process is not FAILED:
+        flash(_("Process %(name)s created. Assign its accountable (A) department in the matrix.",
                     name=process.name), "success")
-            return redirect_to(url_for("raci.index", clause=None))
-    status = 422 if form.errors or form.form_errors else 200
-    return render("processes/edit.html", "processes/_partials/_form.html", form=form, process=None), status
+        return redirect_to(url_for("raci.index", clause=None))
+    return render("processes/edit.html", "processes/_partials/_form.html", form=form, process=None), form_status(form)
 
 
 @bp.route("/<int:process_id>/edit", methods=["GET", "POST"])
@@ -81,19 +75,11 @@ def edit(process_id: int):
     ensure_role(current_user, ADMIN, QUALITY_MANAGER)
     process = services.get_process(process_id)
     form = _form(process)
-    if form.validate_on_submit():
-        try:
-            services.update_process(current_user, process, _data(form))
-        except ServiceError as exc:
-            db.session.rollback()
-            process = services.get_process(process_id)
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect_to(url_for("processes.index"))
-    status = 422 if form.errors or form.form_errors else 200
-    return render("processes/edit.html", "processes/_partials/_form.html", form=form, process=process), status
+    if submit(form, lambda: services.update_process(current_user, process, _data(form))) is not FAILED:
+        flash(_("Saved."), "success")
+        return redirect_to(url_for("processes.index"))
+    return render("processes/edit.html", "processes/_partials/_form.html", form=form, process=process), \
+        form_status(form)
 
 
 @bp.route("/<int:process_id>/active", methods=["POST"])
