@@ -76,7 +76,9 @@ def pick_day() -> tuple[date, datetime]:
     """The most recent working day whose digest time has passed, and that moment (UTC). App context."""
     from flask import current_app
 
-    from portal.workcal.services import WorkCalendar, portal_tz
+    from portal.workcal.services import WorkCalendar
+
+    from portal.core.i18n import portal_tz
 
     tz = portal_tz()
     digest_at = dtime.fromisoformat(current_app.config["PORTAL_DIGEST_TIME"])
@@ -96,7 +98,8 @@ def seed(n_users: int, now: datetime) -> float:
 
     from portal.extensions import db
     from portal.notify.models import Notification
-    from portal.org.models import DEPT_HEAD, EMPLOYEE, Department, User, UserRole
+    from portal.org.models import Department, User, UserRole
+    from portal.core.roles import DEPT_HEAD, EMPLOYEE
 
     t0 = time.perf_counter()
     db.session.remove()

@@ -74,7 +74,8 @@ def seed(n_processes: int, n_departments: int) -> dict:
 
     from portal.core.types import utcnow
     from portal.extensions import db
-    from portal.org.models import ADMIN, Department, User, UserRole
+    from portal.org.models import Department, User, UserRole
+    from portal.core.roles import ADMIN
     from portal.processes.clauses import ensure_clauses
     from portal.processes.models import IsoClause, Process, process_clause
     from portal.raci.models import RaciAssignment, RaciRevision

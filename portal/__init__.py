@@ -122,7 +122,7 @@ def _init_templates(app: Flask) -> None:
 
     from portal.core.i18n import local_datetime
     from portal.notify.services import unread_count
-    from portal.org.models import ROLE_LABELS
+    from portal.core.roles import ROLE_LABELS
     from portal.web.nav import navigation
 
     def static_url(filename: str) -> str:

@@ -50,10 +50,11 @@ def audit_verify() -> None:
 @click.password_option()
 def create_admin(username: str, display_name: str, email: str, password: str) -> None:
     """Create the first administrator of a new installation."""
-    from portal.auth.services import set_password
+    from portal.org.accounts import set_password
     from portal.audit.services import record
     from portal.extensions import db
-    from portal.org.models import ADMIN, User
+    from portal.org.models import User
+    from portal.core.roles import ADMIN
     from portal.org.services import clean_email, clean_username
 
     user = User(username=clean_username(username), display_name=display_name, email=clean_email(email))

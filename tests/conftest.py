@@ -247,8 +247,9 @@ def make_department():
 
 @pytest.fixture
 def make_user(make_department):
-    from portal.auth.services import set_password
-    from portal.org.models import EMPLOYEE, User
+    from portal.org.accounts import set_password
+    from portal.org.models import User
+    from portal.core.roles import EMPLOYEE
 
     def make(username: str | None = None, roles=(EMPLOYEE,), department=None, password: str = DEFAULT_PASSWORD,
              display_name: str | None = None, active: bool = True, must_change_password: bool = False):
@@ -279,7 +280,7 @@ def login():
 
 @pytest.fixture
 def admin(make_user):
-    from portal.org.models import ADMIN
+    from portal.core.roles import ADMIN
 
     return make_user("admin_t", roles=(ADMIN,), display_name="测试管理员")
 

@@ -3,17 +3,16 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app, request, send_file
+from flask import request, send_file
 from flask_babel import gettext as _
 
 from portal.audit import bp
 from portal.audit.models import AuditEvent
-from portal.core.i18n import local_datetime
+from portal.core.i18n import local_datetime, portal_tz
 from portal.extensions import db
-from portal.org.models import ADMIN, QUALITY_MANAGER
+from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.web.access import require_roles
 from portal.web.htmx import arg_int, render
 
@@ -43,7 +42,7 @@ def _filtered():
         stmt = stmt.where(AuditEvent.object_type == filters["object_type"])
     if filters["object_id"]:
         stmt = stmt.where(AuditEvent.object_id == filters["object_id"])
-    tz = ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
+    tz = portal_tz()
     start, end = _parse_day(filters["start"]), _parse_day(filters["end"])
     if start:
         stmt = stmt.where(AuditEvent.created_at >= datetime.combine(start, time.min, tz))

@@ -1,7 +1,6 @@
 """Authentication rules: password hashing, lockout, password changes."""
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta, timezone
 
 import sqlalchemy as sa
@@ -14,18 +13,11 @@ from portal.auth.models import LoginAttempt
 from portal.core.errors import ServiceError
 from portal.core.types import utcnow
 from portal.extensions import db
+from portal.org.accounts import normalize_username, set_password
 from portal.org.models import User
 
 # Checked against when the username is unknown, so a wrong username costs as much time as a wrong password.
 _DUMMY_HASH_CACHE: dict[str, str] = {}
-
-
-def normalize_username(username: str) -> str:
-    return (username or "").strip().lower()[:64]
-
-
-def hash_password(password: str) -> str:
-    return generate_password_hash(password, method=current_app.config["PORTAL_PASSWORD_METHOD"])
 
 
 def _dummy_hash() -> str:
@@ -108,14 +100,6 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     validate_new_password(user, new_password)
     set_password(user, new_password, must_change=False)
     record("auth.password_changed", user, actor=user)
-
-
-def set_password(user: User, password: str, *, must_change: bool) -> None:
-    user.password_hash = hash_password(password)
-    user.must_change_password = must_change
-    user.password_changed_at = utcnow()
-    user.session_nonce = secrets.token_hex(8)
-    db.session.flush()
 
 
 def purge_old_attempts(days: int = 30) -> int:

@@ -36,3 +36,7 @@ class PortalForm(FlaskForm):
     class Meta:
         def get_translations(self, form):
             return _TRANSLATIONS
+
+
+class ConfirmForm(PortalForm):
+    """An empty form: a CSRF-protected button (publish, remind, deactivate, apply an import…)."""

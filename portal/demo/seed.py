@@ -7,9 +7,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from portal.audit.services import record
-from portal.auth.services import set_password
+from portal.org.accounts import set_password
 from portal.extensions import db
-from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER, Department, Position, User
+from portal.org.models import Department, Position, User
+from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
 
 DEMO_PASSWORD = "demo1234"
 
@@ -147,7 +148,7 @@ def seed_notifications(now=None) -> int:
     from portal.notify.digest import build_day
     from portal.notify.models import Notification
     from portal.notify.services import notify_many
-    from portal.workcal.services import portal_tz
+    from portal.core.i18n import portal_tz
 
     now = now or utcnow()
     created = 0

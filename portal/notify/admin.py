@@ -12,7 +12,8 @@ from portal.extensions import db, rq
 from portal.notify import webhooks
 from portal.notify.models import FAILED, Delivery, Webhook
 from portal.notify.services import encrypt_secret, notify_many
-from portal.org.models import ADMIN, DEPT_HEAD, QUALITY_MANAGER, Department, User
+from portal.org.models import Department, User
+from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
 from portal.web.access import ensure_role
 
 ANNOUNCEMENT = "system.announcement"

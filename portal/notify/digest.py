@@ -19,8 +19,10 @@ from portal.core.types import utcnow
 from portal.extensions import db
 from portal.notify.models import Delivery, Digest, Notification
 from portal.notify.registry import DigestItem, digest_sections, register_digest_section
-from portal.org.models import DEPT_HEAD, Department, User, UserRole
-from portal.workcal.services import WorkCalendar, portal_tz
+from portal.org.models import Department, User, UserRole
+from portal.core.roles import DEPT_HEAD
+from portal.workcal.services import WorkCalendar
+from portal.core.i18n import portal_tz
 
 BATCH = 500
 

@@ -34,9 +34,3 @@ class AnnouncementForm(PortalForm):
     webhook = BooleanField(_l("Also post to the department's group chat"))
     #: A fresh id per rendered form: a double click or a retried POST sends the announcement once.
     request_id = HiddenField()
-
-
-class OverrideForm(PortalForm):
-    day = StringField(_l("Date"), validators=[DataRequired(), Length(max=10)])
-    is_workday = SelectField(_l("Status"), choices=lambda: [("1", _l("Working day")), ("0", _l("Day off"))])
-    note = StringField(_l("Note"), validators=[Optional(), Length(max=100)])

@@ -24,9 +24,10 @@ from portal.notify.models import (
     INSTANT, MODES, Delivery, Notification, NotificationPreference, NotifySettings, Webhook,
 )
 from portal.notify.registry import get_kind, kinds
-from portal.org.models import ADMIN, User
+from portal.org.models import User
+from portal.core.roles import ADMIN
 from portal.web.access import ensure_role
-from portal.workcal.services import portal_tz
+from portal.core.i18n import portal_tz
 
 
 # -- settings -------------------------------------------------------------------------------------

@@ -19,12 +19,12 @@ from portal.notify.digest import preview
 from portal.notify.forms import AnnouncementForm, SettingsForm, WebhookForm
 from portal.notify.models import MODES, CapturedEmail, Delivery, Webhook
 from portal.notify.registry import kinds, register_kind
-from portal.org.models import ADMIN, DEPT_HEAD, QUALITY_MANAGER
+from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
 from portal.web.access import ensure_role
 from portal.web.htmx import arg_int, redirect_to, render, wants_partial
 from portal.web.submit import FAILED, form_status, submit
 from portal.web.nav import NavEntry, register_nav
-from portal.workcal.services import portal_tz
+from portal.core.i18n import portal_tz
 
 register_kind(admin.ANNOUNCEMENT, _l("Announcements"))
 register_nav(NavEntry(_l("Notifications"), "notify.centre"))

@@ -15,9 +15,10 @@ from portal.core.types import utcnow
 from portal.extensions import db
 from portal.objectives import services
 from portal.objectives.models import GE, LE, MONTH, QUARTER, Objective
-from portal.org.models import ADMIN, QUALITY_MANAGER, Department, User, UserRole
+from portal.org.models import Department, User, UserRole
+from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.processes.models import Process
-from portal.workcal.services import portal_tz
+from portal.core.i18n import portal_tz
 
 # name, department, process code, definition, unit, direction, target, period, tolerance %, values (oldest first:
 # 12 months, or the last 4 quarters)

@@ -1,10 +1,10 @@
 """Forms of the objectives domain. Numbers, periods and choices are parsed and checked by the services, so
 that a form and the automatic job get the same rules and the same messages."""
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
+from portal.core.forms import PortalForm
 from portal.objectives.models import DIRECTION_LABELS, PERIOD_LABELS
 
 
@@ -14,7 +14,7 @@ def _optional_int(value):
     return int(value)
 
 
-class ObjectiveForm(FlaskForm):
+class ObjectiveForm(PortalForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     department_id = SelectField(_l("Owner department"), coerce=_optional_int, validate_choice=False)
     process_id = SelectField(_l("Process"), coerce=_optional_int, validate_choice=False)
@@ -29,11 +29,7 @@ class ObjectiveForm(FlaskForm):
                                     description=_l("A value that misses the target by at most this share of the target is “at risk”, beyond it “missed”."))
 
 
-class MeasurementForm(FlaskForm):
+class MeasurementForm(PortalForm):
     period_start = SelectField(_l("Period"), validate_choice=False)
     value = StringField(_l("Value"))
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000)])
-
-
-class ConfirmForm(FlaskForm):
-    """An empty form: a CSRF-protected button."""

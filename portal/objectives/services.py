@@ -38,10 +38,11 @@ from portal.objectives.models import (
     YEAR, Measurement, Objective, format_decimal,
 )
 from portal.objectives.registry import get_metric, missed_actions
-from portal.org.models import ADMIN, DEPT_HEAD, QUALITY_MANAGER, Department, User
+from portal.org.models import Department, User
+from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
 from portal.processes.models import Process
 from portal.web.access import ensure_role
-from portal.workcal.services import portal_tz
+from portal.core.i18n import portal_tz
 
 log = logging.getLogger(__name__)
 

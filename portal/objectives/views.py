@@ -13,7 +13,8 @@ from flask_login import current_user
 from portal.core.errors import ServiceError
 from portal.extensions import db
 from portal.objectives import bp, services
-from portal.objectives.forms import ConfirmForm, MeasurementForm, ObjectiveForm
+from portal.core.forms import ConfirmForm
+from portal.objectives.forms import MeasurementForm, ObjectiveForm
 from portal.objectives.models import MANUAL, NO_DATA, PERIOD_LABELS, STATUS_LABELS, Objective
 from portal.objectives.registry import get_metric, metrics
 from portal.org.services import department_tree

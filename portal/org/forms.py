@@ -5,7 +5,7 @@ from wtforms import IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from portal.org.models import ROLE_LABELS
+from portal.core.roles import ROLE_LABELS
 
 
 def _optional_int(value):
@@ -44,7 +44,3 @@ class PositionForm(PortalForm):
 
 class RosterUploadForm(PortalForm):
     file = FileField(_l("Roster file (.xlsx or .csv)"), validators=[FileRequired()])
-
-
-class ConfirmForm(PortalForm):
-    """An empty form: a CSRF-protected button."""

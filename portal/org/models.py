@@ -5,25 +5,12 @@ from datetime import datetime
 from typing import Optional
 
 import sqlalchemy as sa
-from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from portal.core.roles import ADMIN
 from portal.core.types import UTCDateTime, utcnow
 from portal.extensions import db
-
-ADMIN = "admin"
-QUALITY_MANAGER = "quality_manager"
-DEPT_HEAD = "dept_head"
-EMPLOYEE = "employee"
-
-ROLE_LABELS = {
-    ADMIN: _l("System administrator"),
-    QUALITY_MANAGER: _l("Quality manager"),
-    DEPT_HEAD: _l("Department head"),
-    EMPLOYEE: _l("Employee"),
-}
-ROLES = tuple(ROLE_LABELS)
 
 
 class Department(db.Model):

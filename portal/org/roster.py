@@ -22,7 +22,8 @@ from portal.core.uploads import (
 )
 from portal.extensions import db
 from portal.org import services
-from portal.org.models import ADMIN, EMPLOYEE, ROLE_LABELS, ROLES, Department, Position, User
+from portal.org.models import Department, Position, User
+from portal.core.roles import ADMIN, EMPLOYEE, ROLE_LABELS, ROLES
 from portal.web.access import ensure_role
 
 # Column name → field. Chinese HR headers first; English ones for exports from other systems.

@@ -14,11 +14,12 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 
 from portal.audit.services import record, snapshot
-from portal.auth.services import normalize_username, set_password
+from portal.org.accounts import normalize_username, set_password
 from portal.core.errors import NotFound, ServiceError
 from portal.core.trees import would_cycle
 from portal.extensions import db
-from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, ROLES, Department, Position, User
+from portal.org.models import Department, Position, User
+from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, ROLES
 from portal.web.access import ensure_role
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")

@@ -8,8 +8,10 @@ from flask_login import current_user
 from portal.core.errors import ServiceError
 from portal.extensions import db
 from portal.org import bp, roster, services
-from portal.org.forms import ConfirmForm, DepartmentForm, PositionForm, RosterUploadForm, UserForm
-from portal.org.models import ADMIN, EMPLOYEE, Position, User
+from portal.core.forms import ConfirmForm
+from portal.org.forms import DepartmentForm, PositionForm, RosterUploadForm, UserForm
+from portal.org.models import Position, User
+from portal.core.roles import ADMIN, EMPLOYEE
 from portal.web.access import require_roles
 from portal.web.htmx import arg_int, redirect_to, render, wants_partial
 from portal.web.submit import FAILED, form_status, submit

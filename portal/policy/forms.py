@@ -19,7 +19,3 @@ class ApproveForm(PortalForm):
     password = PasswordField(_l("Your password"), validators=[DataRequired()])
     #: The hash of the text shown to the approver: if the draft changes meanwhile, nothing is signed.
     content_sha256 = HiddenField()
-
-
-class ConfirmForm(PortalForm):
-    """An empty form: a CSRF-protected button."""

@@ -25,10 +25,11 @@ from portal.extensions import db
 from portal.notify.models import Notification
 from portal.notify.registry import DigestItem
 from portal.notify.services import notify_many
-from portal.org.models import ADMIN, DEPT_HEAD, QUALITY_MANAGER, Department, User
+from portal.org.models import Department, User
+from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
 from portal.policy.models import APPROVED, DRAFT, PUBLISHED, SUPERSEDED, PolicyAcknowledgement, QualityPolicy
 from portal.web.access import ensure_role
-from portal.workcal.services import portal_tz
+from portal.core.i18n import portal_tz
 
 #: Who drafts, approves and publishes the policy, and sees every department's acknowledgements.
 MANAGERS = (ADMIN, QUALITY_MANAGER)

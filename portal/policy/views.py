@@ -15,7 +15,8 @@ from portal.home.registry import TodoItem, register_todo_provider
 from portal.notify.registry import register_digest_section, register_kind
 from portal.objectives.registry import register_metric
 from portal.policy import bp, services
-from portal.policy.forms import ApproveForm, ConfirmForm, PolicyForm
+from portal.core.forms import ConfirmForm
+from portal.policy.forms import ApproveForm, PolicyForm
 from portal.policy.models import APPROVED, DRAFT
 from portal.web.htmx import redirect_to, render, wants_partial
 from portal.web.submit import FAILED, form_status, submit

@@ -15,7 +15,8 @@ from portal.audit.services import record
 from portal.core.errors import NotFound, ServiceError
 from portal.core.trees import would_cycle
 from portal.extensions import db
-from portal.org.models import ADMIN, QUALITY_MANAGER, User
+from portal.org.models import User
+from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.processes.models import IsoClause, Process
 from portal.web.access import ensure_role
 

@@ -8,7 +8,7 @@ from flask_login import current_user
 
 from portal.core.errors import ServiceError
 from portal.extensions import db
-from portal.org.models import ADMIN, QUALITY_MANAGER
+from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.processes import bp, services
 from portal.processes.forms import ProcessForm
 from portal.web.access import ensure_role

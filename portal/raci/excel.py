@@ -21,7 +21,8 @@ from portal.core.uploads import (
     PendingImport, get_pending, keep_as_text, keep_pending, mark_applied, read_xlsx_rows,
 )
 from portal.extensions import db
-from portal.org.models import ADMIN, QUALITY_MANAGER, Department, User
+from portal.org.models import Department, User
+from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.processes.models import Process
 from portal.raci.models import ROLES, RaciAssignment, RaciRevision
 from portal.raci.services import load_matrix, matrix_version

@@ -32,7 +32,8 @@ from portal.audit.services import record
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
 from portal.core.types import utcnow
 from portal.extensions import db
-from portal.org.models import ADMIN, QUALITY_MANAGER, Department, User
+from portal.org.models import Department, User
+from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.processes.models import Process
 from portal.raci.models import ROLES, RaciAssignment, RaciRevision
 

@@ -13,7 +13,7 @@ from flask_login import current_user
 from portal.core.errors import Conflict, ServiceError
 from portal.core.types import utcnow
 from portal.extensions import db
-from portal.org.models import ADMIN, QUALITY_MANAGER
+from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.processes.services import all_clauses
 from portal.raci import bp, excel, services
 from portal.raci.forms import MatrixUploadForm

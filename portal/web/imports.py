@@ -12,13 +12,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from portal.core.errors import ServiceError
+from portal.core.forms import ConfirmForm
 from portal.extensions import db
 from portal.web.htmx import redirect_to, render
 
 
 def preview_upload(form, upload: Callable, page: str, partial: str):
     """Validate the uploaded file and show the preview (422 when the file or a row is invalid)."""
-    from portal.org.forms import ConfirmForm
 
     plan = pending = None
     status = 200

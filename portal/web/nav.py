@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 
-from portal.org.models import ADMIN, QUALITY_MANAGER
+from portal.core.roles import ADMIN, QUALITY_MANAGER
 
 
 @dataclass(frozen=True)

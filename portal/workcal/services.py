@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import sqlalchemy as sa
@@ -24,8 +23,9 @@ from flask_babel import gettext as _
 
 from portal.audit.services import record
 from portal.core.errors import ServiceError
+from portal.core.i18n import portal_tz
 from portal.extensions import db
-from portal.org.models import ADMIN
+from portal.core.roles import ADMIN
 from portal.web.access import ensure_role
 from portal.workcal.models import CalendarOverride
 
@@ -59,10 +59,6 @@ class WorkingHours:
     @property
     def minutes_per_day(self) -> int:
         return sum((b.hour * 60 + b.minute) - (a.hour * 60 + a.minute) for a, b in self.periods)
-
-
-def portal_tz() -> ZoneInfo:
-    return ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"])
 
 
 def default_working_hours() -> WorkingHours:

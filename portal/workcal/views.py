@@ -11,8 +11,8 @@ from flask_login import current_user
 from portal.core.errors import ServiceError
 from portal.core.types import utcnow
 from portal.extensions import db
-from portal.notify.forms import OverrideForm
-from portal.org.models import ADMIN
+from portal.workcal.forms import OverrideForm
+from portal.core.roles import ADMIN
 from portal.web.access import require_roles
 from portal.web.htmx import redirect_to, render
 from portal.web.nav import NavEntry, register_nav

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from portal.audit.models import AuditEvent
 from portal.audit.services import GENESIS, compute_hash, record, snapshot, verify_chain
 from portal.extensions import db
-from portal.org.models import ADMIN, QUALITY_MANAGER
+from portal.core.roles import ADMIN, QUALITY_MANAGER
 from tests.conftest import HX
 
 ROW_ID_RE = re.compile(r"<tr>\s*<td>(\d+)</td>")

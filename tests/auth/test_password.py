@@ -136,7 +136,7 @@ def test_anonymous_cannot_change_a_password(client):
 # -- forced change --------------------------------------------------------------------------------
 @pytest.fixture
 def forced(make_user):
-    from portal.org.models import ADMIN
+    from portal.core.roles import ADMIN
 
     # an administrator: every page of the portal is open to them, so every page must redirect
     return make_user("forced", roles=(ADMIN,), must_change_password=True)

@@ -10,7 +10,7 @@ from portal.notify.admin import ANNOUNCEMENT
 from portal.notify.digest import preview
 from portal.notify.models import INAPP
 from portal.notify.services import notify, set_preference
-from portal.org.models import DEPT_HEAD, EMPLOYEE
+from portal.core.roles import DEPT_HEAD, EMPLOYEE
 from tests.notify.helpers import sh
 
 DAY = date(2025, 9, 30)

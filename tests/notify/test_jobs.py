@@ -11,7 +11,7 @@ from portal.notify.admin import ANNOUNCEMENT
 from portal.notify.jobs import run_digest, tick
 from portal.notify.models import DIGEST, INAPP, SENT, CapturedEmail, Delivery, Digest
 from portal.notify.services import notify, set_preference
-from portal.org.models import DEPT_HEAD, EMPLOYEE
+from portal.core.roles import DEPT_HEAD, EMPLOYEE
 from tests.notify.helpers import count, email_deliveries_of, sh
 
 DAY = date(2025, 9, 30)  # a Tuesday, a working day

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from portal.extensions import db, rq
 from portal.notify.models import SENT, Delivery, Digest
 from portal.notify.services import notify, save_settings
-from portal.org.models import ADMIN
+from portal.core.roles import ADMIN
 from tests.faults import CollectingHandler, PrivateRedis, SMTPServer, start_worker
 
 pytestmark = [pytest.mark.committing, pytest.mark.slow]

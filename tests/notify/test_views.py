@@ -15,7 +15,8 @@ from portal.notify import registry
 from portal.notify.admin import ANNOUNCEMENT
 from portal.notify.models import DIGEST, INAPP, Notification, NotificationPreference
 from portal.notify.services import notify, set_preference
-from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER, User
+from portal.org.models import User
+from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
 from tests.conftest import HX
 from tests.notify.helpers import count
 from tests.org.helpers import assert_full_page, assert_partial, audit, flashes, text

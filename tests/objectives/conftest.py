@@ -9,7 +9,7 @@ import pytest
 
 from portal.extensions import db
 from portal.objectives.models import GE, MANUAL, MONTH, Measurement, Objective
-from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
+from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
 from tests.conftest import DEFAULT_PASSWORD
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from portal.org.models import DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
+from portal.core.roles import DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
 from tests.conftest import DEFAULT_PASSWORD
 
 NON_ADMIN_ROLES = {

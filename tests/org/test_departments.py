@@ -9,7 +9,8 @@ import sqlalchemy as sa
 from portal.core.errors import PermissionDenied, ServiceError
 from portal.extensions import db
 from portal.org import services
-from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, Department, Position, User
+from portal.org.models import Department, Position, User
+from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE
 from tests.conftest import HX
 from tests.org.conftest import NON_ADMIN_ROLES
 from tests.org.helpers import (

@@ -20,7 +20,8 @@ from portal.core.uploads import PendingImport
 from portal.core.errors import NotFound, PermissionDenied, ServiceError
 from portal.extensions import db
 from portal.org import roster
-from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER, Position, User
+from portal.org.models import Position, User
+from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
 from tests.conftest import DEFAULT_PASSWORD, HX
 from tests.org.conftest import NON_ADMIN_ROLES
 from tests.org.helpers import (

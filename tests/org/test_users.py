@@ -9,11 +9,12 @@ import sqlalchemy as sa
 
 from portal.core.uploads import PendingImport
 from portal.audit.services import verify_chain
-from portal.auth.services import set_password
+from portal.org.accounts import set_password
 from portal.core.errors import PermissionDenied, ServiceError
 from portal.extensions import db
 from portal.org import roster, services
-from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER, Position, User
+from portal.org.models import Position, User
+from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
 from tests.conftest import DEFAULT_PASSWORD, HX
 from tests.org.conftest import NON_ADMIN_ROLES
 from tests.org.helpers import (

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.extensions import db
-from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
+from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
 from portal.policy import services
 from tests.conftest import DEFAULT_PASSWORD
 

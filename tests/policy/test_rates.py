@@ -12,7 +12,8 @@ from portal.extensions import db
 from portal.notify.digest import preview
 from portal.notify.models import Notification
 from portal.notify.registry import digest_sections, get_kind
-from portal.org.models import EMPLOYEE, User
+from portal.org.models import User
+from portal.core.roles import EMPLOYEE
 from portal.policy import services
 from tests.conftest import HX
 from tests.org.helpers import assert_full_page, assert_partial, audit, flashes, text

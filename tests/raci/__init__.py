@@ -14,7 +14,8 @@ import sqlalchemy as sa
 from portal.audit.models import AuditEvent
 from portal.core.uploads import PendingImport
 from portal.extensions import db
-from portal.org.models import DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER, Department, User
+from portal.org.models import Department, User
+from portal.core.roles import DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
 from portal.processes.clauses import ensure_clauses
 from portal.processes.models import IsoClause, Process
 from portal.raci.models import RaciAssignment, RaciRevision

@@ -14,7 +14,7 @@ import pytest
 
 from portal.core.errors import PermissionDenied
 from portal.extensions import db
-from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
+from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
 from portal.processes import services as process_services
 from portal.raci import excel, services
 from tests.conftest import HX

@@ -202,7 +202,7 @@ def test_apply_replans_against_the_matrix_as_it_is_now(qm_client, matrix_org):
 
 
 def test_apply_of_someone_elses_import_is_404(qm_client, matrix_org, make_user, app, login):
-    from portal.org.models import ADMIN
+    from portal.core.roles import ADMIN
 
     sheet = Sheet(export(qm_client))
     sheet.set("T-02", "客服部", "R")

@@ -24,7 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from portal.audit.services import verify_chain
 from portal.core.errors import Conflict, ServiceError
 from portal.extensions import db
-from portal.org.models import QUALITY_MANAGER, Department, User
+from portal.org.models import Department, User
+from portal.core.roles import QUALITY_MANAGER
 from portal.processes.models import Process
 from portal.raci import services
 from portal.raci.models import RaciAssignment, RaciRevision

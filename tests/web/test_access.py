@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from flask import url_for
 
-from portal.org.models import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
+from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
 from portal.web.access import is_public_endpoint
 from tests.conftest import HX
 

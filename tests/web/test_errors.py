@@ -65,7 +65,7 @@ def test_healthz_errors_are_json(client):
 
 
 def test_413_on_a_too_large_upload(app, client, make_user, login, monkeypatch):
-    from portal.org.models import ADMIN
+    from portal.core.roles import ADMIN
 
     login(client, make_user(roles=(ADMIN,)))
     token = client.csrf_token()

@@ -168,7 +168,7 @@ def test_the_scanner_catches_what_it_should():
 
 
 def test_rendered_pages_have_no_inline_script_or_style(client, make_user, login, make_department):
-    from portal.org.models import ADMIN
+    from portal.core.roles import ADMIN
 
     login(client, make_user(roles=(ADMIN,)))
     for url in ("/", "/account/password", "/admin/audit/", "/admin/org/users", "/admin/org/departments", "/nope"):
@@ -284,7 +284,7 @@ def test_unknown_language_is_ignored(client):
 # -- malformed input ------------------------------------------------------------------------------
 @pytest.mark.parametrize("url", ["/admin/org/users?q=%00", "/admin/audit/?action=auth%00", "/login?next=/%00"])
 def test_nul_in_a_query_string_is_a_400_everywhere(client, make_user, login, url):
-    from portal.org.models import ADMIN
+    from portal.core.roles import ADMIN
 
     login(client, make_user(roles=(ADMIN,)))
     response = client.get(url)
