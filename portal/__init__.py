@@ -105,11 +105,10 @@ def _bound_integer_urls(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from portal import audit, auth, home, notify, objectives, org, policy, processes, raci, web, workcal
+    from portal import domains
     from portal.web import access, errors, security
 
-    for module in (web, auth, home, org, audit, notify, workcal, policy, processes, raci, objectives):
-        app.register_blueprint(module.bp)
+    domains.init_app(app)
     access.init_app(app)
     errors.init_app(app)
     security.init_app(app)
@@ -118,10 +117,8 @@ def _register_blueprints(app: Flask) -> None:
 def _init_templates(app: Flask) -> None:
     from flask import request
     from flask_babel import get_locale
-    from flask_login import current_user
 
     from portal.core.i18n import local_datetime
-    from portal.notify.services import unread_count
     from portal.core.roles import ROLE_LABELS
     from portal.web.nav import navigation
 
@@ -131,7 +128,6 @@ def _init_templates(app: Flask) -> None:
 
     app.jinja_env.filters["dt"] = local_datetime
     app.jinja_env.globals["static_url"] = static_url
-    app.jinja_env.globals["unread_notifications"] = lambda: unread_count(current_user) if current_user.is_authenticated else 0
     app.jinja_env.globals.update(
         ROLE_LABELS=ROLE_LABELS,
         navigation=navigation,

@@ -12,20 +12,13 @@ portal_cli = AppGroup("portal", help="Service Quality Portal administration.")
 
 @portal_cli.command("seed-demo")
 def seed_demo() -> None:
-    """Create the demo organisation (idempotent; refused in production)."""
-    from portal.demo.seed import seed, seed_notifications
-    from portal.objectives.demo import seed_objectives
-    from portal.policy.demo import seed_policy
-    from portal.raci.demo import seed_matrix
+    """Create the demo data of every domain (idempotent; refused in production)."""
+    from portal.core.registry import demo_seeders
 
     if current_app.config["ENV_NAME"] == "production":
         click.echo("seed-demo refuses to run in production: it creates accounts with a published password.", err=True)
         sys.exit(1)
-    created = seed()
-    created += seed_policy()
-    created += seed_matrix()
-    created += seed_objectives()
-    created += seed_notifications()
+    created = sum(seeder.fn() for seeder in demo_seeders)
     click.echo(f"demo data: {created} new records" if created else "demo data already present: nothing added")
 
 

@@ -1,17 +1,17 @@
-"""Periodic jobs for ``rq cron portal.cron``. Each domain's schedule is listed here, in one place.
+"""Periodic jobs for ``rq cron portal.cron``. Each domain registers its schedule in its ``hooks.setup()``
+(``portal.core.registry.register_cron``); this module loads the domains and hands the schedule to RQ.
 
 Cron strings are read in the scheduler process's local time; the README runs ``rq cron`` with
 ``TZ=Asia/Shanghai`` so "03:00" means 03:00 in China.
 """
 from rq import cron
 
-from portal.auth.jobs import purge_login_attempts
-from portal.notify.jobs import tick
-from portal.objectives.jobs import compute_automatic_measurements
+from portal import domains
+from portal.core.registry import cron_jobs
 
-cron.register(purge_login_attempts, queue_name="default", cron="0 3 * * *", name="purge_login_attempts")
-# The outbox sweeper and the digest start (at the configured time, on working days) run on this tick.
-cron.register(tick, queue_name="default", interval=60, name="notify_tick")
-# Automatic objective measurements for the periods that closed (idempotent; metrics without data retry the next day).
-cron.register(compute_automatic_measurements, queue_name="default", cron="30 2 * * *",
-              name="objectives_automatic_measurements")
+domains.load()
+for _job in cron_jobs:
+    if _job.cron is not None:
+        cron.register(_job.func, queue_name=_job.queue, cron=_job.cron, name=_job.name)
+    else:
+        cron.register(_job.func, queue_name=_job.queue, interval=_job.interval, name=_job.name)

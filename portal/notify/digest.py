@@ -13,12 +13,12 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 
-from flask_babel import format_date, gettext as _, lazy_gettext as _l
+from flask_babel import format_date, gettext as _
 
 from portal.core.types import utcnow
 from portal.extensions import db
 from portal.notify.models import Delivery, Digest, Notification
-from portal.notify.registry import DigestItem, digest_sections, register_digest_section
+from portal.notify.registry import DigestItem, digest_sections
 from portal.org.models import Department, User, UserRole
 from portal.core.roles import DEPT_HEAD
 from portal.workcal.services import WorkCalendar
@@ -120,7 +120,7 @@ def preview(user: User, day: date) -> list[dict]:
 
 
 # -- the notification domain's own sections ------------------------------------------------------
-def _unread_notifications(users: list[User], day: date) -> dict[int, list[DigestItem]]:
+def unread_notifications_section(users: list[User], day: date) -> dict[int, list[DigestItem]]:
     """Unread notifications of the last 7 days (at most 10 per user) — what the digest-only kinds deliver."""
     since = datetime.combine(day - timedelta(days=7), time.min, portal_tz())
     ranked = (
@@ -138,7 +138,7 @@ def _unread_notifications(users: list[User], day: date) -> dict[int, list[Digest
     return out
 
 
-def _team_unread(heads: list[User], day: date) -> dict[int, list[DigestItem]]:
+def team_unread_section(heads: list[User], day: date) -> dict[int, list[DigestItem]]:
     """For department heads: team members with notifications unread for more than 3 working days' worth."""
     cutoff = datetime.combine(day - timedelta(days=3), time.min, portal_tz())
     # (head, department) pairs: one person may head several departments.
@@ -165,7 +165,3 @@ def _team_unread(heads: list[User], day: date) -> dict[int, list[DigestItem]]:
     for head_id, dept_id in head_depts:
         out[head_id] += by_dept.get(dept_id, [])
     return dict(out)
-
-
-register_digest_section("notifications", _l("Unread notifications"), _unread_notifications, order=90)
-register_digest_section("team", _l("My team"), _team_unread, heads_only=True, order=200)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
+from portal.core.registry import DEFAULT_ORDER, Registry
 from portal.notify.models import INSTANT
 
 
@@ -34,31 +35,35 @@ class DigestSection:
     #: provider(users, day) -> {user_id: [DigestItem, ...]}
     provider: Callable
     heads_only: bool = False
-    order: int = 100
+    order: int = DEFAULT_ORDER
     items: list = field(default_factory=list)
 
 
-_kinds: dict[str, NotificationKind] = {}
-_sections: dict[str, DigestSection] = {}
+notification_kinds: Registry[NotificationKind] = Registry("notification kinds")
+sections: Registry[DigestSection] = Registry("digest sections")
 
 
 def register_kind(key: str, label, default_mode: str = INSTANT, description="") -> NotificationKind:
-    kind = NotificationKind(key, label, default_mode, description)
-    _kinds[key] = kind
-    return kind
+    return notification_kinds.register(key, NotificationKind(key, label, default_mode, description))
+
+
+def unregister_kind(key: str) -> None:
+    notification_kinds.unregister(key)
 
 
 def kinds() -> list[NotificationKind]:
-    return sorted(_kinds.values(), key=lambda k: k.key)
+    """Every kind, by key (the preferences page lists them in this order)."""
+    return sorted(notification_kinds.values(), key=lambda k: k.key)
 
 
 def get_kind(key: str) -> NotificationKind:
-    return _kinds.get(key) or NotificationKind(key, key)
+    return notification_kinds.get(key) or NotificationKind(key, key)
 
 
-def register_digest_section(key: str, title, provider: Callable, *, heads_only: bool = False, order: int = 100) -> None:
-    _sections[key] = DigestSection(key, title, provider, heads_only, order)
+def register_digest_section(key: str, title, provider: Callable, *, heads_only: bool = False,
+                            order: int = DEFAULT_ORDER) -> DigestSection:
+    return sections.register(key, DigestSection(key, title, provider, heads_only, order), order=order)
 
 
 def digest_sections() -> list[DigestSection]:
-    return sorted(_sections.values(), key=lambda s: (s.order, s.key))
+    return sections.values()

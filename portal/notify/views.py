@@ -18,21 +18,13 @@ from portal.notify import admin, bp, services
 from portal.notify.digest import preview
 from portal.notify.forms import AnnouncementForm, SettingsForm, WebhookForm
 from portal.notify.models import MODES, CapturedEmail, Delivery, Webhook
-from portal.notify.registry import kinds, register_kind
+from portal.notify.registry import kinds
 from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
 from portal.web.access import ensure_role
 from portal.web.htmx import arg_int, redirect_to, render, wants_partial
 from portal.web.submit import FAILED, form_status, submit
-from portal.web.nav import NavEntry, register_nav
 from portal.core.i18n import portal_tz
 
-register_kind(admin.ANNOUNCEMENT, _l("Announcements"))
-register_nav(NavEntry(_l("Notifications"), "notify.centre"))
-register_nav(NavEntry(_l("Announcement"), "notify.announce", (ADMIN, QUALITY_MANAGER, DEPT_HEAD)))
-register_nav(NavEntry(_l("Notification settings"), "notify.settings", (ADMIN,), "admin"))
-register_nav(NavEntry(_l("Outbox"), "notify.outbox", (ADMIN,), "admin"))
-register_nav(NavEntry(_l("Jobs and deliveries"), "notify.jobs", (ADMIN,), "admin"))
-register_nav(NavEntry(_l("Group-chat robots"), "notify.webhooks", (ADMIN,), "admin"))
 
 MODE_LABELS = {"instant": _l("Instant email"), "digest": _l("Daily digest only"), "inapp": _l("In the portal only")}
 

@@ -10,13 +10,16 @@
 * actions offered on a missed measurement (``register_missed_action``): ``fn(objective, measurement)`` returns
   a list of ``(label, url)`` links shown on the objective's page, e.g. "Open a corrective action" from CAPA.
 
-The objectives domain imports none of its providers: they import this module and register at import time.
+The objectives domain imports none of its providers: they import this module and register in their
+``hooks.setup()``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 from typing import Callable
+
+from portal.core.registry import Registry
 
 MetricFn = Callable[[date, date], "float | None"]
 MissedActionFn = Callable[[object, object], list]
@@ -29,41 +32,41 @@ class Metric:
     fn: MetricFn
 
 
-_metrics: dict[str, Metric] = {}
-_missed_actions: list[MissedActionFn] = []
+metrics_registry: Registry[Metric] = Registry("objective metrics")
+missed_actions_registry: Registry[MissedActionFn] = Registry("missed-objective actions")
 
 
 def register_metric(key: str, label, fn: MetricFn) -> Metric:
     """Register (or replace) the automatic metric ``key``. ``manual`` is reserved."""
     if not key or key == "manual" or len(key) > 64:
         raise ValueError(f"bad metric key {key!r}: 1–64 characters, and not 'manual'")
-    metric = Metric(key, label, fn)
-    _metrics[key] = metric
-    return metric
+    return metrics_registry.register(key, Metric(key, label, fn))
 
 
 def unregister_metric(key: str) -> None:
-    _metrics.pop(key, None)
+    metrics_registry.unregister(key)
 
 
 def metrics() -> list[Metric]:
     """The registered metrics, in registration order."""
-    return list(_metrics.values())
+    return metrics_registry.values()
 
 
 def get_metric(key: str) -> Metric | None:
-    return _metrics.get(key)
+    return metrics_registry.get(key)
+
+
+def _action_key(fn: MissedActionFn) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}#{id(fn)}"
 
 
 def register_missed_action(fn: MissedActionFn) -> None:
-    if fn not in _missed_actions:
-        _missed_actions.append(fn)
+    missed_actions_registry.register(_action_key(fn), fn)
 
 
 def unregister_missed_action(fn: MissedActionFn) -> None:
-    if fn in _missed_actions:
-        _missed_actions.remove(fn)
+    missed_actions_registry.unregister(_action_key(fn))
 
 
 def missed_actions() -> list[MissedActionFn]:
-    return list(_missed_actions)
+    return missed_actions_registry.values()

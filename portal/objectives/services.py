@@ -21,18 +21,15 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
-from flask_babel import force_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
+from portal import signals
 from portal.audit.services import record
 from portal.core.errors import NotFound, PermissionDenied, ServiceError
 from portal.core.types import utcnow
 from portal.extensions import db
-from portal.notify.registry import register_kind
-from portal.notify.services import notify
 from portal.objectives.models import (
     AT_RISK, DIRECTION_LABELS, GE, MANUAL, MISSED, MONTH, NO_DATA, ON_TRACK, PERIODS, QUARTER, STATUS_LABELS,
     YEAR, Measurement, Objective, format_decimal,
@@ -47,7 +44,6 @@ from portal.core.i18n import portal_tz
 log = logging.getLogger(__name__)
 
 MISSED_KIND = "objective.missed"
-register_kind(MISSED_KIND, _l("Quality objective missed"))
 
 MANAGER_ROLES = (ADMIN, QUALITY_MANAGER)
 OBJECTIVE_FIELDS = ("name", "process_id", "department_id", "metric_definition", "unit", "target", "direction",
@@ -555,24 +551,9 @@ def _after_measurement(objective: Objective, measurement: Measurement, notify_mi
     refresh_status(objective)
     db.session.flush()
     if notify_missed and measurement_status(objective, measurement) == MISSED:
-        _notify_missed(objective, measurement)
+        # Subscribers (the owner head's notification; CAPA later) write their rows in this transaction.
+        signals.objective_missed.send(objective, measurement=measurement)
     return measurement
-
-
-def _notify_missed(objective: Objective, measurement: Measurement) -> None:
-    department = objective.department
-    head = department.head if department is not None else None
-    if head is None or not head.active:
-        return
-    locale = head.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
-    with force_locale(locale):
-        period = period_label(objective.period, measurement.period_start)
-        title = _("Quality objective missed: %(name)s (%(period)s)", name=objective.name, period=period)
-        body = _("%(department)s, %(period)s: the value %(value)s%(unit)s misses the target %(target)s.",
-                 department=department.name, period=period, value=measurement.value_text, unit=objective.unit,
-                 target=objective.target_text)
-    notify(head, MISSED_KIND, title, body, objective_path(objective.id), department_id=department.id,
-           dedupe_key=f"objective.missed:{objective.id}:{measurement.period_start.isoformat()}")
 
 
 def actions_for_missed(objective: Objective, measurement: Measurement) -> list[tuple[str, str]]:

@@ -7,7 +7,6 @@ from datetime import date
 import sqlalchemy as sa
 from flask import flash, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.core.errors import ServiceError
@@ -21,9 +20,7 @@ from portal.org.services import department_tree
 from portal.processes.models import Process
 from portal.web.htmx import redirect_to, render, wants_partial
 from portal.web.submit import FAILED, form_status, submit
-from portal.web.nav import NavEntry, register_nav
 
-register_nav(NavEntry(_l("Quality objectives"), "objectives.index"))
 
 PER_PAGE = 50
 UNITS = ("%", "‰", "分", "分钟", "小时", "天", "件", "次", "人次")

@@ -1,7 +1,7 @@
 """Demo data of the quality policy: version 1 drafted, approved with the electronic signature of the demo
 quality manager (周静怡, ``quality``), published, and acknowledged by 70 % of the demo users.
 
-Call ``seed_policy()`` after ``portal.demo.seed.seed()`` (it needs the demo users). Idempotent: a second
+Call ``seed_policy()`` after ``portal.org.demo.seed()`` (it needs the demo users). Idempotent: a second
 run adds nothing. It commits, like the other seed functions.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import hashlib
 
 import sqlalchemy as sa
 
-from portal.demo.seed import DEMO_PASSWORD
+from portal.org.demo import DEMO_PASSWORD
 from portal.extensions import db
 from portal.org.models import User
 from portal.policy import services

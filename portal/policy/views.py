@@ -5,48 +5,17 @@ from __future__ import annotations
 
 from flask import flash, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.core.errors import ServiceError
 from portal.esign.services import MEANINGS, SignatureRejected, signatures_for
 from portal.extensions import db
-from portal.home.registry import TodoItem, register_todo_provider
-from portal.notify.registry import register_digest_section, register_kind
-from portal.objectives.registry import register_metric
 from portal.policy import bp, services
 from portal.core.forms import ConfirmForm
 from portal.policy.forms import ApproveForm, PolicyForm
 from portal.policy.models import APPROVED, DRAFT
 from portal.web.htmx import redirect_to, render, wants_partial
 from portal.web.submit import FAILED, form_status, submit
-from portal.web.nav import NavEntry, register_nav
-
-register_nav(NavEntry(_l("Quality policy"), "policy.index"))
-register_kind(services.REMINDER_KIND, _l("Quality policy reminders"))
-register_digest_section("policy", _l("Quality policy to acknowledge"), services.digest_unacknowledged, order=50)
-register_metric(services.METRIC_KEY, _l("Quality policy acknowledgement rate (%)"), services.acknowledgement_rate_percent)
-
-
-@register_todo_provider("policy")
-def _acknowledge_todo(user):
-    status = services.home_status(user)
-    if status is None or status.acknowledged or not user.active:
-        return []
-    return [TodoItem(
-        title=_("Read and acknowledge the quality policy"),
-        url=url_for("policy.index"),
-        category=_("Quality policy"),
-        detail=_("Version %(version)d: %(title)s", version=status.policy.version, title=status.policy.title),
-    )]
-
-
-def _home_policy_status():
-    """For templates/policy/_partials/_home_policy.html, which the home page includes without context."""
-    return services.home_status(current_user) if current_user.is_authenticated else None
-
-
-bp.record_once(lambda state: state.app.jinja_env.globals.update(quality_policy_home=_home_policy_status))
 
 
 def _actor():

@@ -17,6 +17,7 @@ from portal.core.trees import would_cycle
 from portal.extensions import db
 from portal.org.models import User
 from portal.core.roles import ADMIN, QUALITY_MANAGER
+from portal.processes.registry import accountable_names
 from portal.processes.models import IsoClause, Process
 from portal.web.access import ensure_role
 
@@ -123,13 +124,13 @@ def update_process(actor: User, process: Process, data: ProcessData) -> Process:
 
 
 def set_process_active(actor: User, process: Process, active: bool) -> Process:
-    """Deactivate or reactivate. Reactivating needs an accountable (A) department."""
-    from portal.raci.services import accountable_department
-
+    """Deactivate or reactivate. Reactivating needs an accountable (A) department (when the matrix is there
+    to say so: ``portal.processes.registry``)."""
     ensure_role(actor, ADMIN, QUALITY_MANAGER)
     if process.active == active:
         return process
-    if active and accountable_department(process) is None:
+    owners = accountable_names([process.id])
+    if active and owners is not None and process.id not in owners:
         raise ServiceError((None, _("Assign an accountable (A) department in the matrix before reactivating.")))
     process.active = active
     db.session.flush()

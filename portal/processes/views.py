@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from flask import flash, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.core.errors import ServiceError
@@ -11,13 +10,10 @@ from portal.extensions import db
 from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.processes import bp, services
 from portal.processes.forms import ProcessForm
+from portal.processes.registry import accountable_names
 from portal.web.access import ensure_role
 from portal.web.htmx import arg_int, redirect_to, render
 from portal.web.submit import FAILED, form_status, submit
-from portal.web.nav import NavEntry, register_nav
-
-register_nav(NavEntry(_l("Processes"), "processes.index", (ADMIN, QUALITY_MANAGER)))
-
 
 def _form(process=None) -> ProcessForm:
     form = ProcessForm(obj=process) if process is not None and request.method == "GET" else ProcessForm()
@@ -39,19 +35,13 @@ def _data(form: ProcessForm) -> services.ProcessData:
 @bp.route("/")
 def index():
     """All processes with their clauses, accountable department and status; filter by clause and text."""
-    from portal.raci.models import RaciAssignment
-    from portal.org.models import Department
-
     ensure_role(current_user, ADMIN, QUALITY_MANAGER)
     clause_id = arg_int("clause")
     status = request.args.get("status", "active")
     q = request.args.get("q", "")
     active = {"active": True, "inactive": False}.get(status)
     processes = services.list_processes(active=active, clause_id=clause_id, q=q)
-    owners = dict(db.session.execute(
-        db.select(RaciAssignment.process_id, Department.name)
-        .join(Department, Department.id == RaciAssignment.department_id).where(RaciAssignment.role == "A")
-    ).all())
+    owners = accountable_names([p.id for p in processes]) or {}
     return render("processes/index.html", "processes/_partials/_table.html", processes=processes, owners=owners,
                   clauses=services.all_clauses(), clause_id=clause_id, status=status, q=q)
 

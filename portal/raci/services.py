@@ -58,6 +58,17 @@ def accountable_department(process) -> Department | None:
     )
 
 
+def accountable_names(process_ids: list[int]) -> dict[int, str]:
+    """{process_id: name of its A department} for these processes (registered for the process list)."""
+    if not process_ids:
+        return {}
+    return dict(db.session.execute(
+        sa.select(RaciAssignment.process_id, Department.name)
+        .join(Department, Department.id == RaciAssignment.department_id)
+        .where(RaciAssignment.role == "A", RaciAssignment.process_id.in_(process_ids))
+    ).all())
+
+
 def departments_with(process, role: str) -> list[Department]:
     """The departments holding ``role`` (R, A, C or I) for ``process``, in department order."""
     if role not in ROLES:

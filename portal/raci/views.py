@@ -7,7 +7,6 @@ import io
 from flask import request, send_file, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.core.errors import Conflict, ServiceError
@@ -20,10 +19,7 @@ from portal.raci.forms import MatrixUploadForm
 from portal.web.access import ensure_role
 from portal.web.htmx import arg_int, render
 from portal.web.imports import apply_upload, preview_upload
-from portal.web.nav import NavEntry, register_nav
 
-register_nav(NavEntry(_l("Responsibility matrix"), "raci.index"))
-register_nav(NavEntry(_l("My responsibilities"), "raci.mine"))
 
 
 @bp.route("/")

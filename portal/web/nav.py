@@ -1,12 +1,12 @@
-"""Role-dependent navigation. Later domains append their entries with ``register_nav``."""
+"""Role-dependent navigation. Each domain registers its entries in its ``hooks.setup()`` with
+``register_nav(NavEntry(...), order=…)``; entries show in ``order`` within their group."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from flask import url_for
-from flask_babel import lazy_gettext as _l
 
-from portal.core.roles import ADMIN, QUALITY_MANAGER
+from portal.core.registry import DEFAULT_ORDER, Registry
 
 
 @dataclass(frozen=True)
@@ -17,25 +17,19 @@ class NavEntry:
     group: str = "main"  # main | admin
 
 
-_entries: list[NavEntry] = [
-    NavEntry(_l("My tasks"), "home.index"),
-    NavEntry(_l("Users"), "org.users", (ADMIN,), "admin"),
-    NavEntry(_l("Departments"), "org.departments", (ADMIN,), "admin"),
-    NavEntry(_l("Roster import"), "org.roster_import", (ADMIN,), "admin"),
-    NavEntry(_l("Audit trail"), "audit.index", (ADMIN, QUALITY_MANAGER), "admin"),
-]
+nav_entries: Registry[NavEntry] = Registry("navigation")
 
 
-def register_nav(entry: NavEntry) -> None:
-    if entry not in _entries:
-        _entries.append(entry)
+def register_nav(entry: NavEntry, *, order: int = DEFAULT_ORDER) -> NavEntry:
+    """Register (or replace) the entry for ``entry.endpoint``."""
+    return nav_entries.register(entry.endpoint, entry, order=order)
 
 
 def navigation(user, group: str = "main") -> list[dict]:
     if not user or not user.is_authenticated:
         return []
     out = []
-    for entry in _entries:
+    for entry in nav_entries:
         if entry.group != group or (entry.roles and not user.has_role(*entry.roles)):
             continue
         out.append({"label": entry.label, "url": url_for(entry.endpoint), "endpoint": entry.endpoint})

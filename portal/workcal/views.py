@@ -5,7 +5,6 @@ from datetime import date
 
 from flask import flash, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.core.errors import ServiceError
@@ -15,11 +14,9 @@ from portal.workcal.forms import OverrideForm
 from portal.core.roles import ADMIN
 from portal.web.access import require_roles
 from portal.web.htmx import redirect_to, render
-from portal.web.nav import NavEntry, register_nav
 from portal.workcal import bp, services
 
 bp.before_request(require_roles(ADMIN))
-register_nav(NavEntry(_l("Working-day calendar"), "workcal.month", (ADMIN,), "admin"))
 
 
 def _month_args() -> tuple[int, int]:

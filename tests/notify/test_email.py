@@ -262,7 +262,8 @@ def test_quiet_hours_edges(make_user, moment, release):
 # -- preferences ----------------------------------------------------------------------------------
 def test_preferences_decide_whether_an_email_is_written(make_user, monkeypatch):
     digest_kind = "zz.weekly_report"
-    monkeypatch.setitem(registry._kinds, digest_kind, registry.NotificationKind(digest_kind, "周报", DIGEST))
+    monkeypatch.setattr(registry, "notification_kinds", registry.notification_kinds.copy())
+    registry.notification_kinds.register(digest_kind, registry.NotificationKind(digest_kind, "周报", DIGEST))
     instant, digest_only, inapp_only = make_user(), make_user(), make_user()
     set_preference(digest_only, ANNOUNCEMENT, DIGEST)
     set_preference(inapp_only, ANNOUNCEMENT, INAPP)

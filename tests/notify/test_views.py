@@ -224,7 +224,8 @@ def test_preferences_page_saves_modes(client, login, make_user):
 
 def test_an_invalid_mode_saves_nothing(client, login, make_user, monkeypatch):
     later_kind = "zz.test_kind"  # sorted after the announcement kind: the error comes after a valid change
-    monkeypatch.setitem(registry._kinds, later_kind, registry.NotificationKind(later_kind, "测试类型"))
+    monkeypatch.setattr(registry, "notification_kinds", registry.notification_kinds.copy())
+    registry.notification_kinds.register(later_kind, registry.NotificationKind(later_kind, "测试类型"))
     user = make_user()
     login(client, user)
     response = client.post("/notifications/preferences",

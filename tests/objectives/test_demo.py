@@ -20,7 +20,7 @@ def test_nothing_without_the_demo_organisation():
 
 
 def test_seed_objectives(app):
-    from portal.demo.seed import seed
+    from portal.org.demo import seed
 
     seed()
     db.session.add(Process(code="SV-05", name="客户满意度测评"))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from portal.demo.seed import seed
+from portal.org.demo import seed
 from portal.esign.models import Signature
 from portal.esign.services import content_hash
 from portal.extensions import db

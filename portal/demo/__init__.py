@@ -1,1 +1,0 @@
-"""Demo data for a realistic Chinese service organisation."""

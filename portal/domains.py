@@ -1,0 +1,60 @@
+"""The portal's domains, in layer order: the one list that the web app, the RQ worker, ``rq cron`` and the
+CLI all load (each through :func:`load`).
+
+A domain may import the domains of its own layer and of the layers before it, never one after it, and
+never in a cycle; ``tests/test_layers.py`` enforces this on every import in ``portal/``. Adding a domain
+means creating its package (``__init__.py`` with ``bp``, ``models.py``, ``services.py``, ``views.py``,
+``hooks.py``) and adding its name to one line below. See docs/architecture.md.
+
+Each domain's ``hooks.py`` is the one place that says what it contributes:
+
+* ``BLUEPRINTS``: the blueprints the web app registers;
+* ``init_app(app)`` (optional): what belongs to the web app itself, such as a template global;
+* ``setup()``: everything else, registered once per process: navigation, notification kinds, digest
+  sections, metrics, to-dos, home panels, periodic jobs, demo seeders, signal subscribers.
+"""
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+#: Lowest first. ``core`` (portal.core, portal.extensions, portal.signals) is below all of them.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("web", "audit", "home"),   # request plumbing, the audit trail every domain writes, the home page
+    ("org",),                   # departments, positions, users
+    ("auth",),                  # login, lockout, sessions
+    ("esign", "workcal"),       # electronic signatures, the working-day calendar
+    ("notify",),                # notifications, outbox, digest
+    ("processes",),             # processes and GB/T 19001 clauses
+    ("raci",),                  # the responsibility matrix
+    ("policy", "objectives"),   # quality policy, quality objectives
+)
+
+DOMAINS: tuple[str, ...] = tuple(name for layer in LAYERS for name in layer)
+
+_loaded: list[ModuleType] | None = None
+
+
+def hooks_modules() -> list[ModuleType]:
+    """Every domain's ``hooks`` module, in layer order (imported, not set up)."""
+    return [importlib.import_module(f"portal.{name}.hooks") for name in DOMAINS]
+
+
+def load() -> list[ModuleType]:
+    """Run every domain's ``setup()`` once in this process, in layer order; return the hooks modules."""
+    global _loaded
+    if _loaded is None:
+        modules = hooks_modules()
+        for module in modules:
+            module.setup()
+        _loaded = modules
+    return _loaded
+
+
+def init_app(app) -> None:
+    """Load the domains and register their blueprints on ``app``."""
+    for module in load():
+        for blueprint in getattr(module, "BLUEPRINTS", ()):
+            app.register_blueprint(blueprint)
+        if hasattr(module, "init_app"):
+            module.init_app(app)

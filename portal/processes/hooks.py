@@ -1,0 +1,12 @@
+"""What the processes domain plugs in: the process admin pages."""
+from flask_babel import lazy_gettext as _l
+
+from portal.core.roles import ADMIN, QUALITY_MANAGER
+from portal.processes import bp
+from portal.web.nav import NavEntry, register_nav
+
+BLUEPRINTS = (bp,)
+
+
+def setup() -> None:
+    register_nav(NavEntry(_l("Processes"), "processes.index", (ADMIN, QUALITY_MANAGER)), order=50)

@@ -1,0 +1,17 @@
+"""What the responsibility matrix plugs in: the matrix and 我的职责 pages, who is accountable for each
+process (for the process list), and the demo matrix."""
+from flask_babel import lazy_gettext as _l
+
+from portal.core.registry import register_demo_seeder
+from portal.processes.registry import register_accountability
+from portal.raci import bp, demo, services
+from portal.web.nav import NavEntry, register_nav
+
+BLUEPRINTS = (bp,)
+
+
+def setup() -> None:
+    register_nav(NavEntry(_l("Responsibility matrix"), "raci.index"), order=40)
+    register_nav(NavEntry(_l("My responsibilities"), "raci.mine"), order=45)
+    register_accountability("raci", services.accountable_names)
+    register_demo_seeder("matrix", demo.seed_matrix, order=30)
