@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from flask import has_request_context
 
 from portal.audit.models import AuditEvent
+from portal.core.net import client_ip
 from portal.core.types import utcnow
 from portal.extensions import db
 
@@ -71,8 +72,6 @@ def record(
         if current_user and current_user.is_authenticated:
             actor = current_user
     if ip is None and has_request_context():
-        from portal.core.net import client_ip
-
         ip = client_ip()
     if obj is not None:
         object_type = object_type or getattr(obj, "__tablename__", type(obj).__name__)
@@ -141,6 +140,14 @@ def verify_chain(batch: int = 5000) -> ChainReport:
             prev_hash, expected_id, last_id = event.hash, event.id + 1, event.id
             checked += 1
         db.session.expunge_all()
+
+
+def events_for(object_type: str, object_id: Any, limit: int = 50) -> list[AuditEvent]:
+    """The newest ``limit`` events about one object, newest first (a record's history)."""
+    return list(db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.object_type == object_type, AuditEvent.object_id == str(object_id))
+        .order_by(AuditEvent.id.desc()).limit(limit)
+    ))
 
 
 def snapshot(obj: Any, fields: Iterable[str]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from portal.audit import bp
 from portal.audit.models import AuditEvent
 from portal.core.i18n import local_datetime, portal_tz
+from portal.core.uploads import keep_as_text
 from portal.extensions import db
 from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.web.access import require_roles
@@ -92,8 +93,6 @@ def _cell(sheet, value):
     """A cell showing ``value`` as it is. openpyxl turns a string starting with "=" into a formula (and "#N/A"
     into an error): text typed by anyone, e.g. a username at the login form, must never become a live formula."""
     from openpyxl.cell import WriteOnlyCell
-
-    from portal.core.uploads import keep_as_text
 
     return keep_as_text(WriteOnlyCell(sheet, value=value))
 

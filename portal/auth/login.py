@@ -7,11 +7,10 @@ from flask import flash, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 
 from portal.extensions import db, htmx
+from portal.org.models import User
 
 
 def init_app(app, login_manager) -> None:
-    from portal.org.models import User
-
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to continue.")

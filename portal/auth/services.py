@@ -79,6 +79,11 @@ def authenticate(username: str, password: str, ip: str) -> User:
     return user
 
 
+def record_failed_attempt(username: str, ip: str) -> None:
+    """Count a failed password check (a wrong e-signature password too) towards the lockout."""
+    db.session.add(LoginAttempt(username=normalize_username(username), ip=ip, success=False))
+
+
 def validate_new_password(user: User, password: str) -> None:
     minimum = current_app.config["PORTAL_MIN_PASSWORD_LENGTH"]
     if len(password) < minimum:

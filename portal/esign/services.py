@@ -9,6 +9,8 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash
 
 from portal.audit.services import record
+from portal.auth.services import is_locked, record_failed_attempt
+from portal.core.net import client_ip
 from portal.core.errors import ServiceError
 from portal.esign.models import Signature
 from portal.extensions import db
@@ -41,22 +43,17 @@ def sign(signer, password: str, meaning: str, *, object_type: str, object_id, co
     password is wrong or the account is locked. Wrong passwords count towards the login lockout, so the
     signing form cannot be used to guess a password.
     """
-    from portal.auth.models import LoginAttempt
-    from portal.auth.services import is_locked
-
     if meaning not in MEANINGS:
         raise ServiceError(("meaning", _("Choose what your signature means.")))
     ip = ""
     if has_request_context():
-        from portal.core.net import client_ip
-
         ip = client_ip()
     locked = is_locked(signer.username, ip) if signer else True
     if locked or not signer.active or not signer.password_hash or not check_password_hash(
         signer.password_hash, password or ""
     ):
         if signer is not None:
-            db.session.add(LoginAttempt(username=signer.username, ip=ip, success=False))
+            record_failed_attempt(signer.username, ip)
         record("esign.failed", actor=signer, object_type=object_type, object_id=object_id,
                extra={"meaning": meaning, "locked": locked})
         raise SignatureRejected(("password", _("The password is wrong: the signature was not applied.")))

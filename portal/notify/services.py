@@ -25,6 +25,7 @@ from portal.notify.models import (
 )
 from portal.notify.registry import get_kind, kinds
 from portal.org.models import User
+from portal.org.services import clean_email
 from portal.core.roles import ADMIN
 from portal.web.access import ensure_role
 from portal.core.i18n import portal_tz
@@ -77,8 +78,6 @@ def save_settings(actor: User, *, smtp_host: str, smtp_port: int | None, smtp_se
     """Validate and save; ``smtp_password`` None keeps the stored one."""
     import re
     from email.utils import parseaddr
-
-    from portal.org.services import clean_email
 
     ensure_role(actor, ADMIN)
     errors: list[tuple[str | None, str]] = []
@@ -249,6 +248,15 @@ def notify_many(recipients: list[User], kind: str, title: str, body: str = "", l
 
 
 # -- reading --------------------------------------------------------------------------------------
+def already_notified(dedupe_key: str, user_ids: Iterable[int]) -> set[int]:
+    """Which of ``user_ids`` already have a notification with this dedupe key (e.g. today's reminder)."""
+    ids = list(user_ids)
+    if not ids:
+        return set()
+    return set(db.session.scalars(sa.select(Notification.recipient_id).where(
+        Notification.dedupe_key == dedupe_key, Notification.recipient_id.in_(ids))))
+
+
 def unread_count(user: User) -> int:
     return db.session.scalar(
         sa.select(sa.func.count()).select_from(Notification).where(

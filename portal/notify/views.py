@@ -20,6 +20,7 @@ from portal.notify.forms import AnnouncementForm, SettingsForm, WebhookForm
 from portal.notify.models import MODES, CapturedEmail, Delivery, Webhook
 from portal.notify.registry import kinds
 from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
+from portal.org.services import department_tree
 from portal.web.access import ensure_role
 from portal.web.htmx import arg_int, redirect_to, render, wants_partial
 from portal.web.submit import FAILED, form_status, submit
@@ -214,8 +215,6 @@ def retry_delivery(delivery_id: int):
 
 
 def _webhook_form(hook: Webhook | None = None) -> WebhookForm:
-    from portal.org.services import department_tree
-
     form = WebhookForm(obj=hook) if hook is not None and request.method == "GET" else WebhookForm()
     if hook is not None and request.method == "GET":
         form.secret.data = ""  # stored encrypted; never shown again

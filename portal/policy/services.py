@@ -22,10 +22,10 @@ from portal.core.errors import Conflict, NotFound, PermissionDenied, ServiceErro
 from portal.core.types import utcnow
 from portal.esign.services import content_hash, sign
 from portal.extensions import db
-from portal.notify.models import Notification
 from portal.notify.registry import DigestItem
-from portal.notify.services import notify_many
+from portal.notify.services import already_notified, notify_many
 from portal.org.models import Department, User
+from portal.org.services import department_tree
 from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
 from portal.policy.models import APPROVED, DRAFT, PUBLISHED, SUPERSEDED, PolicyAcknowledgement, QualityPolicy
 from portal.web.access import ensure_role
@@ -323,7 +323,6 @@ class RateReport:
 def visible_departments(actor) -> list[tuple[Department, int]]:
     """The departments whose acknowledgements the actor may see, in tree order with depth: every active
     one for managers, the ones they head for department heads; PermissionDenied for everyone else."""
-    from portal.org.services import department_tree
 
     ensure_role(actor, *RATE_VIEWERS)
     tree = department_tree(include_inactive=False)
@@ -400,8 +399,7 @@ def send_reminders(actor, policy: QualityPolicy | None, department_id: int, *, n
     now = now or utcnow()
     key = reminder_key(policy, dept.id, now)
     pending = list(db.session.scalars(_pending_users_stmt(policy, dept.id)))
-    already = set(db.session.scalars(sa.select(Notification.recipient_id).where(
-        Notification.dedupe_key == key, Notification.recipient_id.in_([u.id for u in pending]))))
+    already = already_notified(key, [u.id for u in pending])
     recipients = [u for u in pending if u.id not in already]
     if not recipients:
         return 0

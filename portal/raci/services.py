@@ -27,14 +27,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from portal.audit.models import AuditEvent
-from portal.audit.services import record
+from portal.audit.services import events_for, record
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
 from portal.core.types import utcnow
 from portal.extensions import db
 from portal.org.models import Department, User
 from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.processes.models import Process
+from portal.processes.services import list_processes
 from portal.raci.models import ROLES, RaciAssignment, RaciRevision
 
 LEGEND = {
@@ -117,8 +117,6 @@ def matrix_version() -> int:
 def load_matrix(actor: User | None, *, department_ids: list[int] | None = None, clause_id: int | None = None,
                 include_inactive: bool = False) -> Matrix:
     """Everything the grid needs, in a fixed number of queries whatever its size."""
-    from portal.processes.services import list_processes
-
     processes = list_processes(active=None if include_inactive else True, clause_id=clause_id)
     departments = active_departments()
     all_dept_ids = [d.id for d in departments]
@@ -251,12 +249,9 @@ def set_cell(actor: User, process_id: int, department_id: int, role: str | None,
     return changes
 
 
-def cell_history(process_id: int, department_id: int, limit: int = 50) -> list[AuditEvent]:
-    return list(db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.object_type == "raci_cell",
-                                    AuditEvent.object_id == f"{process_id}:{department_id}")
-        .order_by(AuditEvent.id.desc()).limit(limit)
-    ))
+def cell_history(process_id: int, department_id: int, limit: int = 50) -> list:
+    """The audit events of one cell, newest first."""
+    return events_for("raci_cell", f"{process_id}:{department_id}", limit)
 
 
 def my_responsibilities(user: User) -> dict[str, list[Process]]:
