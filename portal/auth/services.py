@@ -16,6 +16,13 @@ from portal.extensions import db
 from portal.org.accounts import normalize_username, set_password
 from portal.org.models import User
 
+class LoginRefused(ServiceError):
+    """Wrong credentials, an inactive account or a lockout: one message for all. The failed attempt has
+    been written and is kept (it counts towards the lockout)."""
+
+    keep_changes = True
+
+
 # Checked against when the username is unknown, so a wrong username costs as much time as a wrong password.
 _DUMMY_HASH_CACHE: dict[str, str] = {}
 
@@ -66,13 +73,13 @@ def authenticate(username: str, password: str, ip: str) -> User:
     if is_locked(name, ip):
         db.session.add(LoginAttempt(username=name, ip=ip, success=False))
         record("auth.login_locked", object_type="user", object_id=name, ip=ip)
-        raise ServiceError((None, generic))
+        raise LoginRefused((None, generic))
     user = db.session.scalar(sa.select(User).where(User.username == name)) if name else None
     ok = check_password_hash(user.password_hash if user and user.password_hash else _dummy_hash(), password or "")
     if not (user and user.password_hash and ok and user.active):
         db.session.add(LoginAttempt(username=name, ip=ip, success=False))
         record("auth.login_failed", object_type="user", object_id=name, ip=ip)
-        raise ServiceError((None, generic))
+        raise LoginRefused((None, generic))
     db.session.add(LoginAttempt(username=name, ip=ip, success=True))
     user.last_login_at = utcnow()
     record("auth.login", user, actor=user, ip=ip)
@@ -105,6 +112,10 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     validate_new_password(user, new_password)
     set_password(user, new_password, must_change=False)
     record("auth.password_changed", user, actor=user)
+
+
+def record_logout(user: User) -> None:
+    record("auth.logout", user, actor=user)
 
 
 def purge_old_attempts(days: int = 30) -> int:

@@ -2,16 +2,14 @@ from flask import flash, redirect, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from portal.audit.services import record
 from portal.auth import bp
 from portal.auth import services
 from portal.auth.forms import ChangePasswordForm, LoginForm
-from portal.core.errors import ServiceError
 from portal.core.net import client_ip
-from portal.extensions import db, limiter
+from portal.extensions import limiter
 from portal.web.access import public
 from portal.web.htmx import is_safe_next, redirect_to, render
-from portal.web.submit import form_status
+from portal.web.submit import FAILED, form_status, perform, submit
 
 
 @bp.get("/login")
@@ -35,21 +33,15 @@ def login_submit():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
-    if form.validate_on_submit():
-        try:
-            user = services.authenticate(form.username.data, form.password.data, client_ip())
-        except ServiceError as exc:
-            db.session.commit()  # failed attempts count towards the lockout
-            exc.apply_to_form(form)
-        else:
-            lang = session.get("lang")
-            session.clear()  # a fresh session on login: no fixation
-            if lang:
-                session["lang"] = lang
-            login_user(user)
-            db.session.commit()
-            target = form.next.data if is_safe_next(form.next.data) else url_for("home.index")
-            return redirect_to(target)
+    user = submit(form, lambda: services.authenticate(form.username.data, form.password.data, client_ip()))
+    if user is not FAILED:
+        lang = session.get("lang")
+        session.clear()  # a fresh session on login: no fixation
+        if lang:
+            session["lang"] = lang
+        login_user(user)
+        target = form.next.data if is_safe_next(form.next.data) else url_for("home.index")
+        return redirect_to(target)
     return render("auth/login.html", "auth/_partials/_login_form.html", form=form), 422
 
 
@@ -57,8 +49,7 @@ def login_submit():
 @login_required
 def logout():
     """Log out (POST only, with CSRF)."""
-    record("auth.logout", current_user._get_current_object())
-    db.session.commit()
+    perform(lambda: services.record_logout(current_user._get_current_object()))
     logout_user()
     lang = session.get("lang")
     session.clear()
@@ -73,16 +64,11 @@ def logout():
 def change_password():
     """Change one's own password (forced after an administrator reset)."""
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        try:
-            services.change_password(current_user, form.current_password.data, form.new_password.data)
-        except ServiceError as exc:
-            db.session.rollback()
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-            login_user(current_user._get_current_object())  # the session id changed with the nonce
-            flash(_("Your password has been changed."), "success")
-            return redirect_to(url_for("home.index"))
+    changed = submit(form, lambda: services.change_password(current_user, form.current_password.data,
+                                                             form.new_password.data))
+    if changed is not FAILED:
+        login_user(current_user._get_current_object())  # the session id changed with the nonce
+        flash(_("Your password has been changed."), "success")
+        return redirect_to(url_for("home.index"))
     status = form_status(form)
     return render("auth/change_password.html", "auth/_partials/_password_form.html", form=form), status

@@ -1,12 +1,17 @@
 """Backend-specific connection set-up."""
 from __future__ import annotations
 
+import logging
+
+import sqlalchemy as sa
 from sqlalchemy import event
+
+from portal.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 def init_app(app) -> None:
-    from portal.extensions import db
-
     with app.app_context():
         engine = db.engine
     if engine.dialect.name != "sqlite":
@@ -31,3 +36,14 @@ def init_app(app) -> None:
         # snapshot cannot be upgraded, and busy_timeout does not apply). Serialising transactions is the
         # price of the single-file database; PostgreSQL is the answer for real concurrency.
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def database_ok() -> bool:
+    """Whether the database answers (for /healthz); a failed check leaves the session usable."""
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+        return True
+    except Exception as exc:  # any driver error means "not ready"
+        db.session.rollback()
+        log.warning("healthz: database check failed: %s", exc)
+        return False

@@ -7,7 +7,12 @@ class ServiceError(Exception):
 
     Carries ``(field, message)`` pairs; ``field`` is None for errors that belong to no field.
     Messages are already translated (services call ``_()`` at request time).
+
+    ``keep_changes``: the refusal itself wrote something that must stay (a failed password attempt counts
+    towards the lockout), so the view commits instead of rolling back (``portal.web.submit``).
     """
+
+    keep_changes = False
 
     def __init__(self, *errors: tuple[str | None, str]):
         self.errors = list(errors)

@@ -63,3 +63,11 @@ def install_template_gettext(app) -> None:
         lambda singular, plural, n: _request_translations().ungettext(singular, plural, n),
         newstyle=True,
     )
+
+
+def remember_locale(user, code: str) -> None:
+    """Keep the interface language on the account, so it follows the user to another browser."""
+    from portal.extensions import db
+
+    user.locale = code
+    db.session.flush()

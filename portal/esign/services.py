@@ -33,7 +33,10 @@ def content_hash(*parts: str) -> str:
 
 class SignatureRejected(ServiceError):
     """The password was wrong. The failed attempt has been written (audit trail and lockout count) and
-    must be committed: call ``sign()`` before any other write of the request, and commit on this error."""
+    must be committed: call ``sign()`` before any other write of the request; ``portal.web.submit`` commits
+    on this error."""
+
+    keep_changes = True
 
 
 def sign(signer, password: str, meaning: str, *, object_type: str, object_id, content_sha256: str) -> Signature:

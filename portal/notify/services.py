@@ -185,6 +185,13 @@ def set_preference(user: User, kind: str, mode: str) -> None:
 
 
 # -- raising notifications ------------------------------------------------------------------------
+def set_preferences(user: User, modes: dict[str, str | None]) -> None:
+    """Save the modes chosen on the preferences page ({kind: mode}; kinds left empty keep theirs)."""
+    for kind, mode in modes.items():
+        if mode:
+            set_preference(user, kind, mode)
+
+
 def notify(recipient: User, kind: str, title: str, body: str = "", link: str = "", *,
            department_id: int | None = None, dedupe_key: str | None = None, webhook: bool = False,
            now: datetime | None = None) -> Notification:

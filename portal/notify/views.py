@@ -11,7 +11,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from portal.core.errors import ServiceError
 from portal.core.types import utcnow
 from portal.extensions import db
 from portal.notify import admin, bp, services
@@ -23,7 +22,7 @@ from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
 from portal.org.services import department_tree
 from portal.web.access import ensure_role
 from portal.web.htmx import arg_int, redirect_to, render, wants_partial
-from portal.web.submit import FAILED, form_status, submit
+from portal.web.submit import FAILED, flash_outcome, form_status, perform, submit
 from portal.core.i18n import portal_tz
 
 
@@ -61,8 +60,7 @@ def centre():
 @bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
 def mark_read(notification_id: int):
     """Mark one notification read; with ``open`` set, go to its link."""
-    note = services.mark_read(current_user, notification_id)
-    db.session.commit()
+    note = perform(lambda: services.mark_read(current_user, notification_id)).value
     if request.form.get("open") and note.link:
         return redirect_to(note.link)
     if wants_partial():
@@ -73,8 +71,7 @@ def mark_read(notification_id: int):
 @bp.route("/notifications/read-all", methods=["POST"])
 def mark_all_read():
     """Mark every notification read."""
-    n = services.mark_all_read(current_user)
-    db.session.commit()
+    n = perform(lambda: services.mark_all_read(current_user)).value
     flash(_("%(n)d notifications marked read.", n=n), "success")
     return redirect_to(url_for("notify.centre"))
 
@@ -83,17 +80,8 @@ def mark_all_read():
 def preferences():
     """Per kind of notification: instant email, digest only, or in the portal only."""
     if request.method == "POST":
-        try:
-            for kind in kinds():
-                mode = request.form.get(f"mode-{kind.key}")
-                if mode:
-                    services.set_preference(current_user, kind.key, mode)
-        except ServiceError as exc:
-            db.session.rollback()
-            flash(str(exc), "danger")
-        else:
-            db.session.commit()
-            flash(_("Saved."), "success")
+        chosen = {kind.key: request.form.get(f"mode-{kind.key}") for kind in kinds()}
+        flash_outcome(perform(lambda: services.set_preferences(current_user, chosen)), _("Saved."))
         return redirect_to(url_for("notify.preferences"))
     return render("notify/preferences.html", "notify/preferences.html", rows=services.user_preferences(current_user),
                   modes=MODES, mode_labels=MODE_LABELS, settings=services.get_settings())
@@ -199,18 +187,15 @@ def jobs():
 @bp.route("/admin/notify/jobs/<job_id>/retry", methods=["POST"])
 def retry_job(job_id: str):
     """Re-queue a failed RQ job."""
-    admin.retry_job(_actor(), job_id)
-    db.session.commit()
-    flash(_("The job was queued again."), "success")
+    flash_outcome(perform(lambda: admin.retry_job(_actor(), job_id)), _("The job was queued again."))
     return redirect_to(url_for("notify.jobs"))
 
 
 @bp.route("/admin/notify/deliveries/<int:delivery_id>/retry", methods=["POST"])
 def retry_delivery(delivery_id: int):
     """Send a failed delivery again."""
-    admin.retry_delivery(_actor(), delivery_id)
-    db.session.commit()
-    flash(_("The delivery will be tried again."), "success")
+    flash_outcome(perform(lambda: admin.retry_delivery(_actor(), delivery_id)),
+                  _("The delivery will be tried again."))
     return redirect_to(url_for("notify.jobs"))
 
 

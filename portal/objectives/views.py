@@ -9,7 +9,6 @@ from flask import flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.core.errors import ServiceError
 from portal.extensions import db
 from portal.objectives import bp, services
 from portal.core.forms import ConfirmForm
@@ -19,7 +18,7 @@ from portal.objectives.registry import get_metric, metrics
 from portal.org.services import department_tree
 from portal.processes.models import Process
 from portal.web.htmx import redirect_to, render, wants_partial
-from portal.web.submit import FAILED, form_status, submit
+from portal.web.submit import FAILED, flash_outcome, form_status, perform, submit
 
 
 PER_PAGE = 50
@@ -183,17 +182,11 @@ def objective_edit(objective_id: int):
     else:
         form = ObjectiveForm()
     _prepare_objective_form(form, objective)
-    if form.validate_on_submit():
-        try:
-            services.update_objective(_actor(), objective, _objective_data(form))
-        except ServiceError as exc:
-            db.session.rollback()
-            objective = services.get_objective(objective_id)
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect_to(url_for("objectives.detail", objective_id=objective.id))
+    if submit(form, lambda: services.update_objective(_actor(), objective, _objective_data(form))) is not FAILED:
+        flash(_("Saved."), "success")
+        return redirect_to(url_for("objectives.detail", objective_id=objective.id))
+    if form.errors or form.form_errors:
+        objective = services.get_objective(objective_id)  # as it is after the rollback
     status = form_status(form)
     return render("objectives/objective_edit.html", "objectives/_partials/_objective_form.html",
                   form=form, objective=objective, units=UNITS), status
@@ -204,13 +197,8 @@ def objective_set_active(objective_id: int):
     """Deactivate or reactivate an objective (never a delete once it has values)."""
     objective = services.get_objective(objective_id)
     ConfirmForm()  # CSRF is checked globally; the form documents the contract
-    try:
-        services.set_objective_active(_actor(), objective, request.form.get("active") == "1")
-        db.session.commit()
-        flash(_("Saved."), "success")
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
+    flash_outcome(perform(lambda: services.set_objective_active(_actor(), objective, request.form.get("active") == "1")),
+                  _("Saved."))
     return redirect_to(url_for("objectives.detail", objective_id=objective_id))
 
 
@@ -219,14 +207,9 @@ def objective_delete(objective_id: int):
     """Delete an objective created by mistake; one with values must be deactivated instead."""
     objective = services.get_objective(objective_id)
     name = objective.name
-    try:
-        services.delete_objective(_actor(), objective)
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
+    if flash_outcome(perform(lambda: services.delete_objective(_actor(), objective)),
+                     _("Objective “%(name)s” deleted.", name=name)).failed:
         return redirect_to(url_for("objectives.detail", objective_id=objective_id))
-    flash(_("Objective “%(name)s” deleted.", name=name), "success")
     return redirect_to(url_for("objectives.index"))
 
 
@@ -243,23 +226,17 @@ def measure(objective_id: int):
         return render("objectives/measure.html", "objectives/_partials/_measurement_form.html",
                       **_detail_context(objective, form))
     form = _measurement_form(objective, formdata=request.form)
-    saved = False
-    if form.validate_on_submit():
-        try:
-            measurement = services.record_measurement(_actor(), objective, form.period_start.data, form.value.data,
-                                                      form.note.data or "")
-        except ServiceError as exc:
-            db.session.rollback()
-            objective = services.get_objective(objective_id)
-            exc.apply_to_form(form)
-        else:
+    measurement = submit(form, lambda: services.record_measurement(_actor(), objective, form.period_start.data,
+                                                                    form.value.data, form.note.data or ""))
+    saved = measurement is not FAILED
+    if saved:
+        if not wants_partial():
             label = services.period_label(objective.period, measurement.period_start)
-            db.session.commit()
-            saved = True
-            if not wants_partial():
-                flash(_("Value for %(period)s saved.", period=label), "success")
-                return redirect_to(url_for("objectives.detail", objective_id=objective.id))
-            form = None
+            flash(_("Value for %(period)s saved.", period=label), "success")
+            return redirect_to(url_for("objectives.detail", objective_id=objective.id))
+        form = None
+    elif form.errors or form.form_errors:
+        objective = services.get_objective(objective_id)  # as it is after the rollback
     status = 422 if form is not None and (form.errors or form.form_errors) else 200
     notice = _("Saved.") if saved else None
     return render("objectives/measure.html", "objectives/_partials/_measurements.html",

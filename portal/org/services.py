@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 
+from portal import signals
 from portal.audit.services import record, snapshot
 from portal.org.accounts import normalize_username, set_password
 from portal.core.errors import NotFound, ServiceError
@@ -90,6 +91,43 @@ def search_users(query: str = "", department_id: int | None = None, active: bool
 
 
 # -- validation helpers ---------------------------------------------------------------------------
+def user_page(query: str, department_id: int | None, active: bool | None, page: int, per_page: int):
+    """One page of ``search_users``."""
+    return db.paginate(search_users(query, department_id, active), page=page, per_page=per_page, error_out=False)
+
+
+def active_users() -> list[User]:
+    return list(db.session.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.username)))
+
+
+def active_positions(department_id: int) -> list[Position]:
+    return list(db.session.scalars(sa.select(Position).where(
+        Position.department_id == department_id, Position.active.is_(True)).order_by(Position.name)))
+
+
+def positions_of(dept: Department) -> list[Position]:
+    return list(db.session.scalars(sa.select(Position).where(Position.department_id == dept.id).order_by(Position.name)))
+
+
+def members_of(dept: Department) -> list[User]:
+    return list(db.session.scalars(
+        sa.select(User).where(User.department_id == dept.id).order_by(User.active.desc(), User.username)))
+
+
+def active_member_counts() -> dict[int, int]:
+    """{department_id: number of active users}."""
+    return dict(db.session.execute(
+        sa.select(User.department_id, sa.func.count()).where(User.active.is_(True)).group_by(User.department_id)
+    ).all())
+
+
+def update_position(actor: User, position: Position, *, name: str | None = None, active: bool | None = None) -> Position:
+    """Rename a position, or (``active`` given) deactivate or reactivate it."""
+    if active is not None:
+        return set_position_active(actor, position, active)
+    return rename_position(actor, position, name or "")
+
+
 def clean_email(value: str, field: str = "email") -> str:
     value = (value or "").strip()
     try:
@@ -220,6 +258,7 @@ def update_user(actor: User, user: User, data: UserData) -> User:
     username, display_name, email, roles = _validate_user_data(data, user)
     if ADMIN in user.roles and ADMIN not in roles and _active_admin_count(excluding=user) == 0:
         raise ServiceError(("roles", _("The last active administrator cannot lose the administrator role.")))
+    placed_before = {"department_id": user.department_id, "position_id": user.position_id}
     user.username, user.display_name, user.email = username, display_name, email
     user.department_id, user.position_id = data.department_id, data.position_id
     user.set_roles(roles)
@@ -227,6 +266,9 @@ def update_user(actor: User, user: User, data: UserData) -> User:
     after = _user_snapshot(user)
     if after != before:
         record("user.update", user, actor=actor, before=before, after=after)
+    placed_after = {"department_id": user.department_id, "position_id": user.position_id}
+    if placed_after != placed_before:
+        signals.user_moved.send(user, before=placed_before, after=placed_after, actor=actor)
     return user
 
 
@@ -244,6 +286,8 @@ def set_user_active(actor: User, user: User, active: bool) -> User:
     user.active = active
     db.session.flush()
     record("user.activate" if active else "user.deactivate", user, actor=actor)
+    if not active:
+        signals.user_deactivated.send(user, actor=actor)
     return user
 
 

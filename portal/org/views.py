@@ -5,16 +5,14 @@ from flask import flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.core.errors import ServiceError
-from portal.extensions import db
 from portal.org import bp, roster, services
 from portal.core.forms import ConfirmForm
 from portal.org.forms import DepartmentForm, PositionForm, RosterUploadForm, UserForm
-from portal.org.models import Position, User
+from portal.org.models import User
 from portal.core.roles import ADMIN, EMPLOYEE
 from portal.web.access import require_roles
 from portal.web.htmx import arg_int, redirect_to, render, wants_partial
-from portal.web.submit import FAILED, form_status, submit
+from portal.web.submit import FAILED, flash_outcome, form_status, perform, submit
 from portal.web.imports import apply_upload, preview_upload
 
 bp.before_request(require_roles(ADMIN))
@@ -36,16 +34,12 @@ def _department_choices(blank_label: str) -> list[tuple[int, str]]:
 def _position_choices(department_id: int | None) -> list[tuple[int, str]]:
     choices = [(0, _("— none —"))]
     if department_id:
-        positions = db.session.scalars(
-            db.select(Position).where(Position.department_id == department_id, Position.active.is_(True)).order_by(Position.name)
-        )
-        choices += [(p.id, p.name) for p in positions]
+        choices += [(p.id, p.name) for p in services.active_positions(department_id)]
     return choices
 
 
 def _user_choices() -> list[tuple[int, str]]:
-    users = db.session.scalars(db.select(User).where(User.active.is_(True)).order_by(User.username))
-    return [(0, _("— none —"))] + [(u.id, f"{u.display_name}（{u.username}）") for u in users]
+    return [(0, _("— none —"))] + [(u.id, f"{u.display_name}（{u.username}）") for u in services.active_users()]
 
 
 def _prepare_user_form(form: UserForm) -> UserForm:
@@ -73,10 +67,7 @@ def users():
     department_id = arg_int("department")
     status = request.args.get("status", "active")
     active = {"active": True, "inactive": False}.get(status)
-    page = db.paginate(
-        services.search_users(q, department_id, active), page=arg_int("page", 1, minimum=1, maximum=100000),
-        per_page=PER_PAGE, error_out=False,
-    )
+    page = services.user_page(q, department_id, active, arg_int("page", 1, minimum=1, maximum=100000), PER_PAGE)
     return render(
         "org/users.html", "org/_partials/_user_table.html",
         page=page, q=q, department_id=department_id, status=status,
@@ -112,20 +103,14 @@ def user_edit(user_id: int):
     if request.method == "GET":
         form.roles.data = sorted(user.roles)
     _prepare_user_form(form)
-    if form.validate_on_submit():
-        try:
-            services.update_user(_actor(), user, _user_data(form))
-        except ServiceError as exc:
-            db.session.rollback()
-            user = services.get_user(user_id)
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-            if wants_partial():
-                return render("org/user_edit.html", "org/_partials/_user_row.html", user=user)
-            flash(_("Saved."), "success")
-            return redirect_to(url_for("org.users", q=user.username))
+    if submit(form, lambda: services.update_user(_actor(), user, _user_data(form))) is not FAILED:
+        if wants_partial():
+            return render("org/user_edit.html", "org/_partials/_user_row.html", user=user)
+        flash(_("Saved."), "success")
+        return redirect_to(url_for("org.users", q=user.username))
     status = form_status(form)
+    if status == 422:
+        user = services.get_user(user_id)  # as it is after the rollback
     return render("org/user_edit.html", "org/_partials/_user_edit_row.html", user=user, form=form), status
 
 
@@ -134,14 +119,10 @@ def user_set_active(user_id: int):
     """Deactivate or reactivate a user (never a delete)."""
     user = services.get_user(user_id)
     ConfirmForm()  # CSRF is checked globally; the form documents the contract
-    error = None
-    try:
-        services.set_user_active(_actor(), user, request.form.get("active") == "1")
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        user = services.get_user(user_id)
-        error = str(exc)
+    outcome = perform(lambda: services.set_user_active(_actor(), user, request.form.get("active") == "1"))
+    error = outcome.message or None
+    if error:
+        user = services.get_user(user_id)  # as it is after the rollback
     if wants_partial():
         return render("org/user_edit.html", "org/_partials/_user_row.html", user=user, error=error), (422 if error else 200)
     flash(error or _("Saved."), "danger" if error else "success")
@@ -152,8 +133,7 @@ def user_set_active(user_id: int):
 def user_reset_password(user_id: int):
     """Issue a temporary password, shown once to the administrator."""
     user = services.get_user(user_id)
-    temp = services.reset_password(_actor(), user)
-    db.session.commit()
+    temp = perform(lambda: services.reset_password(_actor(), user)).value
     message = _("New temporary password for %(name)s: %(password)s (shown only once).", name=user.display_name, password=temp)
     if wants_partial():
         return render("org/user_edit.html", "org/_partials/_user_row.html", user=user, notice=message)
@@ -183,18 +163,10 @@ def _department_data(form: DepartmentForm) -> services.DepartmentData:
     )
 
 
-def _active_member_counts() -> dict[int, int]:
-    return dict(
-        db.session.execute(
-            db.select(User.department_id, db.func.count()).where(User.active.is_(True)).group_by(User.department_id)
-        ).all()
-    )
-
-
 def _department_page(form: DepartmentForm | None = None, status: int = 200):
     form = form or _prepare_department_form(DepartmentForm())
     return render("org/departments.html", "org/_partials/_department_table.html",
-                  tree=services.department_tree(), counts=_active_member_counts(), form=form), status
+                  tree=services.department_tree(), counts=services.active_member_counts(), form=form), status
 
 
 @bp.route("/departments", methods=["GET", "POST"])
@@ -208,7 +180,7 @@ def departments():
         flash(_("Department %(name)s created.", name=dept.name), "success")
         return redirect_to(url_for("org.departments"))
     return render("org/departments.html", "org/_partials/_department_form.html",
-                  tree=services.department_tree(), counts=_active_member_counts(), form=form), 422
+                  tree=services.department_tree(), counts=services.active_member_counts(), form=form), 422
 
 
 @bp.route("/departments/<int:department_id>/edit", methods=["GET", "POST"])
@@ -227,13 +199,8 @@ def department_edit(department_id: int):
 def department_set_active(department_id: int):
     """Deactivate or reactivate a department."""
     dept = services.get_department(department_id)
-    try:
-        services.set_department_active(_actor(), dept, request.form.get("active") == "1")
-        db.session.commit()
-        flash(_("Saved."), "success")
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
+    flash_outcome(perform(lambda: services.set_department_active(_actor(), dept, request.form.get("active") == "1")),
+                  _("Saved."))
     return redirect_to(url_for("org.departments"))
 
 
@@ -244,37 +211,22 @@ def department_detail(department_id: int):
     form = PositionForm()
     status = 200
     if request.method == "POST":
-        if form.validate_on_submit():
-            try:
-                services.create_position(_actor(), dept, form.name.data)
-            except ServiceError as exc:
-                db.session.rollback()
-                exc.apply_to_form(form)
-            else:
-                db.session.commit()
-                form = PositionForm(formdata=None)
+        if submit(form, lambda: services.create_position(_actor(), dept, form.name.data)) is not FAILED:
+            form = PositionForm(formdata=None)
         status = form_status(form)
-    positions = db.session.scalars(db.select(Position).where(Position.department_id == dept.id).order_by(Position.name)).all()
-    members = db.session.scalars(
-        db.select(User).where(User.department_id == dept.id).order_by(User.active.desc(), User.username)
-    ).all()
-    return render("org/department_detail.html", "org/_partials/_positions.html",
-                  dept=dept, positions=positions, members=members, form=form), status
+    return render("org/department_detail.html", "org/_partials/_positions.html", dept=dept,
+                  positions=services.positions_of(dept), members=services.members_of(dept), form=form), status
 
 
 @bp.route("/positions/<int:position_id>", methods=["POST"])
 def position_update(position_id: int):
     """Rename a position, or (with ``active``) deactivate or reactivate it."""
     position = services.get_position(position_id)
-    try:
-        if "active" in request.form:
-            services.set_position_active(_actor(), position, request.form["active"] == "1")
-        else:
-            services.rename_position(_actor(), position, request.form.get("name", ""))
-        db.session.commit()
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
+    active = request.form["active"] == "1" if "active" in request.form else None
+    outcome = perform(lambda: services.update_position(_actor(), position, name=request.form.get("name", ""),
+                                                       active=active))
+    if outcome.failed:
+        flash(outcome.message, "danger")
     return redirect_to(url_for("org.department_detail", department_id=position.department_id))
 
 

@@ -17,6 +17,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from portal import signals
 from portal.audit.services import record
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
 from portal.core.types import utcnow
@@ -225,6 +226,7 @@ def publish_policy(actor, policy: QualityPolicy) -> QualityPolicy:
     _transition(policy, APPROVED, status=PUBLISHED, published_at=now, published_by_id=actor.id, updated_at=now)
     record("policy.publish", policy, actor=actor, before={"status": APPROVED}, after={"status": PUBLISHED},
            extra={"version": policy.version, "supersedes_version": previous.version if previous else None})
+    signals.policy_published.send(policy, actor=actor, superseded=previous)
     return policy
 
 

@@ -7,15 +7,13 @@ from flask import flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.core.errors import ServiceError
-from portal.esign.services import MEANINGS, SignatureRejected, signatures_for
-from portal.extensions import db
+from portal.esign.services import MEANINGS, signatures_for
 from portal.policy import bp, services
 from portal.core.forms import ConfirmForm
 from portal.policy.forms import ApproveForm, PolicyForm
 from portal.policy.models import APPROVED, DRAFT
 from portal.web.htmx import redirect_to, render, wants_partial
-from portal.web.submit import FAILED, form_status, submit
+from portal.web.submit import FAILED, flash_outcome, form_status, perform, submit
 
 
 def _actor():
@@ -48,17 +46,15 @@ def acknowledge(policy_id: int):
     """Acknowledge a published version; repeating it changes nothing."""
     policy = services.get_policy(_actor(), policy_id)
     ConfirmForm()  # CSRF is checked globally; the form documents the contract
-    try:
-        ack, created = services.acknowledge(_actor(), policy)
-    except ServiceError as exc:
-        db.session.rollback()
+    outcome = perform(lambda: services.acknowledge(_actor(), policy))
+    if outcome.failed:
         if wants_partial():
             return render("policy/index.html", "policy/_partials/_ack.html",
                           policy=services.get_policy(_actor(), policy_id), ack=None, form=ConfirmForm(),
-                          error=str(exc)), 422
-        flash(str(exc), "danger")
+                          error=outcome.message), 422
+        flash(outcome.message, "danger")
         return redirect_to(url_for("policy.index"))
-    db.session.commit()
+    ack, created = outcome.value
     if wants_partial():
         return render("policy/index.html", "policy/_partials/_ack.html", policy=policy, ack=ack, form=None,
                       just_acknowledged=created)
@@ -134,20 +130,11 @@ def approve(policy_id: int):
     """Approve a draft with an electronic signature (password again, meaning 批准)."""
     policy = services.get_managed_policy(_actor(), policy_id)
     form = ApproveForm()
-    if form.validate_on_submit():
-        try:
-            services.approve_policy(_actor(), policy, form.password.data,
-                                    seen_sha256=form.content_sha256.data or None)
-        except SignatureRejected as exc:
-            db.session.commit()  # keep the failed attempt: audit row and lockout count
-            exc.apply_to_form(form)
-        except ServiceError as exc:
-            db.session.rollback()
-            exc.apply_to_form(form)
-        else:
-            db.session.commit()
-            flash(_("Version %(version)d approved. It can now be published.", version=policy.version), "success")
-            return redirect_to(url_for("policy.detail", policy_id=policy.id))
+    # A wrong password is a SignatureRejected, which submit() commits: the attempt counts towards the lockout.
+    if submit(form, lambda: services.approve_policy(_actor(), policy, form.password.data,
+                                                    seen_sha256=form.content_sha256.data or None)) is not FAILED:
+        flash(_("Version %(version)d approved. It can now be published.", version=policy.version), "success")
+        return redirect_to(url_for("policy.detail", policy_id=policy.id))
     policy = services.get_managed_policy(_actor(), policy_id)
     return render("policy/detail.html", "policy/_partials/_approve_form.html",
                   **_detail_context(policy, approve_form=form)), 422
@@ -158,16 +145,10 @@ def publish(policy_id: int):
     """Publish an approved version; the previous one is superseded."""
     policy = services.get_managed_policy(_actor(), policy_id)
     ConfirmForm()
-    try:
-        services.publish_policy(_actor(), policy)
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
-        return redirect_to(url_for("policy.detail", policy_id=policy_id))
-    db.session.commit()
-    flash(_("Version %(version)d is published; every employee is asked to acknowledge it.", version=policy.version),
-          "success")
-    return redirect_to(url_for("policy.index"))
+    outcome = flash_outcome(perform(lambda: services.publish_policy(_actor(), policy)),
+                            _("Version %(version)d is published; every employee is asked to acknowledge it.",
+                              version=policy.version))
+    return redirect_to(url_for("policy.detail", policy_id=policy_id) if outcome.failed else url_for("policy.index"))
 
 
 # -- acknowledgement rates (managers: all departments; heads: their own) -------------------------
@@ -195,17 +176,14 @@ def pending(department_id: int):
 def remind(department_id: int):
     """Remind the department's non-acknowledgers (once per version, department and day)."""
     ConfirmForm()
-    try:
-        count = services.send_reminders(_actor(), services.current_policy(), department_id)
-    except ServiceError as exc:
-        db.session.rollback()
-        message, category = str(exc), "danger"
+    outcome = perform(lambda: services.send_reminders(_actor(), services.current_policy(), department_id))
+    count = outcome.value
+    if outcome.failed:
+        message, category = outcome.message, "danger"
+    elif count:
+        message, category = _("%(n)d colleagues were reminded.", n=count), "success"
     else:
-        db.session.commit()
-        if count:
-            message, category = _("%(n)d colleagues were reminded.", n=count), "success"
-        else:
-            message, category = _("Nobody to remind: everyone pending was already reminded today."), "info"
+        message, category = _("Nobody to remind: everyone pending was already reminded today."), "info"
     if wants_partial():
         return _pending_page(department_id, 422 if category == "danger" else 200, notice=message, notice_category=category)
     flash(message, category)

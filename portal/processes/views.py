@@ -5,15 +5,13 @@ from flask import flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.core.errors import ServiceError
-from portal.extensions import db
 from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.processes import bp, services
 from portal.processes.forms import ProcessForm
 from portal.processes.registry import accountable_names
 from portal.web.access import ensure_role
 from portal.web.htmx import arg_int, redirect_to, render
-from portal.web.submit import FAILED, form_status, submit
+from portal.web.submit import FAILED, flash_outcome, form_status, perform, submit
 
 def _form(process=None) -> ProcessForm:
     form = ProcessForm(obj=process) if process is not None and request.method == "GET" else ProcessForm()
@@ -76,11 +74,6 @@ def edit(process_id: int):
 def set_active(process_id: int):
     """Deactivate or reactivate a process (never a delete)."""
     process = services.get_process(process_id)
-    try:
-        services.set_process_active(current_user, process, request.form.get("active") == "1")
-        db.session.commit()
-        flash(_("Saved."), "success")
-    except ServiceError as exc:
-        db.session.rollback()
-        flash(str(exc), "danger")
+    flash_outcome(perform(lambda: services.set_process_active(current_user, process, request.form.get("active") == "1")),
+                  _("Saved."))
     return redirect_to(url_for("processes.index", status="all"))

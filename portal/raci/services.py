@@ -69,6 +69,12 @@ def accountable_names(process_ids: list[int]) -> dict[int, str]:
     ).all())
 
 
+def accountable_count(process_id: int) -> int:
+    """How many A's the process has (the row's validity badge: exactly one is right)."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(RaciAssignment).where(
+        RaciAssignment.process_id == process_id, RaciAssignment.role == "A")) or 0
+
+
 def departments_with(process, role: str) -> list[Department]:
     """The departments holding ``role`` (R, A, C or I) for ``process``, in department order."""
     if role not in ROLES:

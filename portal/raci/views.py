@@ -9,9 +9,8 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.core.errors import Conflict, ServiceError
+from portal.core.errors import Conflict
 from portal.core.types import utcnow
-from portal.extensions import db
 from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.processes.services import all_clauses
 from portal.raci import bp, excel, services
@@ -19,6 +18,7 @@ from portal.raci.forms import MatrixUploadForm
 from portal.web.access import ensure_role
 from portal.web.htmx import arg_int, render
 from portal.web.imports import apply_upload, preview_upload
+from portal.web.submit import perform
 
 
 
@@ -36,13 +36,6 @@ def index():
                   all_departments=all_departments, include_inactive=include_inactive)
 
 
-def _a_count(process_id: int) -> int:
-    from portal.raci.models import RaciAssignment
-
-    return db.session.scalar(db.select(db.func.count()).select_from(RaciAssignment).where(
-        RaciAssignment.process_id == process_id, RaciAssignment.role == "A")) or 0
-
-
 @bp.route("/cell/<int:process_id>/<int:department_id>", methods=["GET", "POST"])
 def cell(process_id: int, department_id: int):
     """GET: one cell (used to cancel an edit). POST: set the cell (R, A, C, I or empty; ``transfer`` moves an A)."""
@@ -52,26 +45,24 @@ def cell(process_id: int, department_id: int):
                       department=department, role=role,
                       editable=services.may_edit(current_user, department, role))
     new_role = request.form.get("role", "").strip().upper()
-    try:
-        changes = services.set_cell(current_user, process_id, department_id, new_role,
-                                    transfer=request.form.get("transfer") == "1")
-    except ServiceError as exc:
-        db.session.rollback()
+    outcome = perform(lambda: services.set_cell(current_user, process_id, department_id, new_role,
+                                                transfer=request.form.get("transfer") == "1"))
+    if outcome.failed:
+        exc = outcome.error
         process, department, role = services.get_cell(process_id, department_id)
         status = 409 if isinstance(exc, Conflict) else 422
         return render("raci/_partials/_cell_editor.html", "raci/_partials/_cell_editor.html", process=process,
                       department=department, role=role, error=str(exc), roles=services.LEGEND,
                       offer_transfer=isinstance(exc, services.AccountableTaken), attempted=new_role), status
-    db.session.commit()
     others = []
-    for change in changes:
+    for change in outcome.value:
         if change.department_id != department_id:
             p, d, r = services.get_cell(change.process_id, change.department_id)
             others.append((p, d, r))
     process, department, role = services.get_cell(process_id, department_id)
     # The cell itself, plus out-of-band swaps: the row's validity badge and any cell a transfer changed.
     return render("raci/_partials/_cell_update.html", "raci/_partials/_cell_update.html", process=process,
-                  department=department, role=role, editable=True, a_count=_a_count(process_id), others=others)
+                  department=department, role=role, editable=True, a_count=services.accountable_count(process_id), others=others)
 
 
 @bp.route("/cell/<int:process_id>/<int:department_id>/edit")

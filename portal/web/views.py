@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import current_app, jsonify, redirect, request, session, url_for
 from flask_login import current_user
 
-from portal.extensions import db, rq
+from portal.core.db_setup import database_ok
+from portal.core.i18n import remember_locale
+from portal.extensions import rq
 from portal.web import bp
 from portal.web.access import public
 from portal.web.htmx import is_safe_next
+from portal.web.submit import perform
 
 
 @bp.route("/healthz")
@@ -16,13 +18,7 @@ def healthz():
     """Liveness and readiness: database and Redis status, and the version. 503 when the database is down."""
     from portal import __version__
 
-    try:
-        db.session.execute(sa.text("SELECT 1"))
-        database = "ok"
-    except Exception as exc:  # any driver error means "not ready"
-        db.session.rollback()
-        current_app.logger.warning("healthz: database check failed: %s", exc)
-        database = "error"
+    database = "ok" if database_ok() else "error"
     redis_status = "ok" if rq.ping() else "error"
     workers = schedulers = None
     if redis_status == "ok":
@@ -48,7 +44,6 @@ def set_language():
     if code in current_app.config["PORTAL_LANGUAGES"]:
         session["lang"] = code
         if current_user.is_authenticated and current_user.locale != code:
-            current_user.locale = code
-            db.session.commit()
+            perform(lambda: remember_locale(current_user, code))
     target = request.form.get("next", "")
     return redirect(target if is_safe_next(target) else url_for("home.index"), 303)

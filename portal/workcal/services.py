@@ -145,6 +145,20 @@ def next_working_moment(start: datetime, working_hours: WorkingHours | None = No
 
 
 # -- administration -------------------------------------------------------------------------------
+def apply_override(actor, day_text: str, is_workday_: bool, note: str = "", *, delete: bool = False) -> date:
+    """The calendar page's form: set (or, with ``delete``, remove) the override of the day typed as
+    YYYY-MM-DD; returns the day."""
+    try:
+        day = date.fromisoformat((day_text or "").strip())
+    except ValueError:
+        raise ServiceError(("day", _("Enter a date as YYYY-MM-DD."))) from None
+    if delete:
+        delete_override(actor, day)
+    else:
+        set_override(actor, day, is_workday_, note)
+    return day
+
+
 def set_override(actor, day: date, is_workday_: bool, note: str = "") -> CalendarOverride:
     ensure_role(actor, ADMIN)
     note = (note or "").strip()

@@ -7,13 +7,12 @@ from flask import flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.core.errors import ServiceError
 from portal.core.types import utcnow
-from portal.extensions import db
 from portal.workcal.forms import OverrideForm
 from portal.core.roles import ADMIN
 from portal.web.access import require_roles
 from portal.web.htmx import redirect_to, render
+from portal.web.submit import FAILED, submit
 from portal.workcal import bp, services
 
 bp.before_request(require_roles(ADMIN))
@@ -51,22 +50,9 @@ def set_override():
     """Set (or, with ``delete``, remove) the override for one day."""
     form = OverrideForm()
     year, month_ = _month_args()
-    if form.validate_on_submit():
-        try:
-            day = date.fromisoformat(form.day.data.strip())
-        except ValueError:
-            form.day.errors = [_("Enter a date as YYYY-MM-DD.")]
-        else:
-            try:
-                if request.form.get("delete"):
-                    services.delete_override(current_user, day)
-                else:
-                    services.set_override(current_user, day, form.is_workday.data == "1", form.note.data or "")
-            except ServiceError as exc:
-                db.session.rollback()
-                exc.apply_to_form(form)
-            else:
-                db.session.commit()
-                flash(_("Saved."), "success")
-                return redirect_to(url_for("workcal.month", year=day.year, month=day.month))
+    day = submit(form, lambda: services.apply_override(current_user, form.day.data, form.is_workday.data == "1",
+                                                       form.note.data or "", delete=bool(request.form.get("delete"))))
+    if day is not FAILED:
+        flash(_("Saved."), "success")
+        return redirect_to(url_for("workcal.month", year=day.year, month=day.month))
     return _page(year, month_, form, 422)
