@@ -10,13 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, time, timedelta, timezone
 from typing import Any, Iterable
 
 import sqlalchemy as sa
 from flask import has_request_context
 
 from portal.audit.models import AuditEvent
+from portal.core.i18n import portal_tz
 from portal.core.net import client_ip
 from portal.core.types import utcnow
 from portal.extensions import db
@@ -140,6 +141,50 @@ def verify_chain(batch: int = 5000) -> ChainReport:
             prev_hash, expected_id, last_id = event.hash, event.id + 1, event.id
             checked += 1
         db.session.expunge_all()
+
+
+def _parse_day(value: str | None):
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date() if value else None
+    except ValueError:
+        return None
+
+
+def _filtered(filters: dict[str, str]):
+    """The audit query for the viewer's filters (action prefix, actor name, object, start and end day)."""
+    stmt = sa.select(AuditEvent)
+    if filters.get("action"):
+        stmt = stmt.where(AuditEvent.action.startswith(filters["action"], autoescape=True))
+    if filters.get("actor"):
+        stmt = stmt.where(AuditEvent.actor_name.contains(filters["actor"], autoescape=True))
+    if filters.get("object_type"):
+        stmt = stmt.where(AuditEvent.object_type == filters["object_type"])
+    if filters.get("object_id"):
+        stmt = stmt.where(AuditEvent.object_id == filters["object_id"])
+    tz = portal_tz()
+    start, end = _parse_day(filters.get("start")), _parse_day(filters.get("end"))
+    if start:
+        stmt = stmt.where(AuditEvent.created_at >= datetime.combine(start, time.min, tz))
+    if end:
+        stmt = stmt.where(AuditEvent.created_at < datetime.combine(end + timedelta(days=1), time.min, tz))
+    return stmt
+
+
+def search_events(filters: dict[str, str], *, before: int | None = None, limit: int = 50) -> list[AuditEvent]:
+    """Matching events, newest first; ``before`` (an event id) is the keyset for the next page."""
+    stmt = _filtered(filters)
+    if before:
+        stmt = stmt.where(AuditEvent.id < before)
+    return list(db.session.scalars(stmt.order_by(AuditEvent.id.desc()).limit(limit)))
+
+
+def export_events(filters: dict[str, str], limit: int) -> Iterable[AuditEvent]:
+    """Matching events, oldest first, streamed in batches (for the .xlsx export)."""
+    return db.session.scalars(_filtered(filters).order_by(AuditEvent.id).limit(limit)).yield_per(1000)
+
+
+def recorded_actions() -> list[str]:
+    return list(db.session.scalars(sa.select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
 
 
 def events_for(object_type: str, object_id: Any, limit: int = 50) -> list[AuditEvent]:

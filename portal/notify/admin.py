@@ -10,7 +10,7 @@ from portal.audit.services import record
 from portal.core.errors import NotFound, ServiceError
 from portal.extensions import db, rq
 from portal.notify import webhooks
-from portal.notify.models import FAILED, Delivery, Webhook
+from portal.notify.models import FAILED, CapturedEmail, Delivery, Webhook
 from portal.notify.services import encrypt_secret, notify_many
 from portal.org.models import Department, User
 from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
@@ -143,3 +143,29 @@ def retry_delivery(actor: User, delivery_id: int) -> None:
         raise NotFound()
     record("delivery.retry", actor=actor, object_type="delivery", object_id=delivery_id)
     rq.enqueue_after_commit(deliver_batch, [delivery_id])
+
+
+# -- 发件箱 and the job monitor -------------------------------------------------------------------
+def captured_emails(query: str = "", limit: int = 100) -> list[CapturedEmail]:
+    """The newest captured emails, optionally those whose recipient or subject contains ``query``."""
+    stmt = sa.select(CapturedEmail).order_by(CapturedEmail.id.desc()).limit(limit)
+    if query:
+        stmt = stmt.where(sa.or_(CapturedEmail.to.icontains(query, autoescape=True),
+                                 CapturedEmail.subject.icontains(query, autoescape=True)))
+    return list(db.session.scalars(stmt))
+
+
+def get_captured_email(email_id: int) -> CapturedEmail:
+    email = db.session.get(CapturedEmail, email_id)
+    if email is None:
+        raise NotFound()
+    return email
+
+
+def delivery_counts() -> dict[str, int]:
+    """{status: number of deliveries}."""
+    return dict(db.session.execute(sa.select(Delivery.status, sa.func.count()).group_by(Delivery.status)).all())
+
+
+def list_webhooks() -> list[Webhook]:
+    return list(db.session.scalars(sa.select(Webhook).order_by(Webhook.department_id, Webhook.id)))

@@ -5,18 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import date
 
-import sqlalchemy as sa
 from flask import abort, flash, make_response, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from portal.core.types import utcnow
-from portal.extensions import db
 from portal.notify import admin, bp, services
 from portal.notify.digest import preview
 from portal.notify.forms import AnnouncementForm, SettingsForm, WebhookForm
-from portal.notify.models import MODES, CapturedEmail, Delivery, Webhook
+from portal.notify.models import MODES, Webhook
 from portal.notify.registry import kinds
 from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
 from portal.org.services import department_tree
@@ -153,21 +151,14 @@ def outbox():
     """发件箱: the emails captured instead of sent (no SMTP server configured)."""
     _admin()
     q = request.args.get("q", "").strip()[:100]
-    stmt = sa.select(CapturedEmail).order_by(CapturedEmail.id.desc()).limit(100)
-    if q:
-        stmt = stmt.where(sa.or_(CapturedEmail.to.icontains(q, autoescape=True),
-                                 CapturedEmail.subject.icontains(q, autoescape=True)))
-    return render("notify/outbox.html", "notify/_partials/_outbox_rows.html",
-                  emails=list(db.session.scalars(stmt)), q=q)
+    return render("notify/outbox.html", "notify/_partials/_outbox_rows.html", emails=admin.captured_emails(q), q=q)
 
 
 @bp.route("/admin/notify/outbox/<int:email_id>")
 def outbox_email(email_id: int):
     """One captured email: its text part, and its HTML part as text (never rendered as HTML here)."""
     _admin()
-    email = db.session.get(CapturedEmail, email_id)
-    if email is None:
-        abort(404)
+    email = admin.get_captured_email(email_id)
     return render("notify/outbox_email.html", "notify/outbox_email.html", email=email)
 
 
@@ -179,8 +170,7 @@ def jobs():
         overview = admin.queue_overview()
     except Exception as exc:  # Redis down: still show the deliveries, which live in the database
         overview = {"error": str(exc)}
-    counts = dict(db.session.execute(sa.select(Delivery.status, sa.func.count()).group_by(Delivery.status)).all())
-    return render("notify/jobs.html", "notify/jobs.html", overview=overview, delivery_counts=counts,
+    return render("notify/jobs.html", "notify/jobs.html", overview=overview, delivery_counts=admin.delivery_counts(),
                   deliveries=admin.failed_deliveries())
 
 
@@ -225,8 +215,8 @@ def webhooks():
     form = _webhook_form()
     if request.method == "POST" and (done := _submit_webhook(form, None)) is not None:
         return done
-    hooks = list(db.session.scalars(sa.select(Webhook).order_by(Webhook.department_id, Webhook.id)))
-    return render("notify/webhooks.html", "notify/_partials/_webhook_form.html", form=form, hooks=hooks), \
+    return render("notify/webhooks.html", "notify/_partials/_webhook_form.html", form=form,
+                  hooks=admin.list_webhooks()), \
         (422 if request.method == "POST" else 200)
 
 

@@ -235,6 +235,13 @@ def get_objective(objective_id: int) -> Objective:
     return objective
 
 
+def objective_page(q: str, department_id: int | None, process_id: int | None, period: str, status: str,
+                   active: bool | None, *, page: int, per_page: int):
+    """One page of ``search_objectives``."""
+    return db.paginate(search_objectives(q, department_id, process_id, period, status, active), page=page,
+                       per_page=per_page, error_out=False)
+
+
 def search_objectives(q: str = "", department_id: int | None = None, process_id: int | None = None,
                       period: str | None = None, status: str | None = None, active: bool | None = True):
     """A select() of objectives matching the filters, in department order, then by name."""

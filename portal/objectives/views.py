@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from datetime import date
 
-import sqlalchemy as sa
 from flask import flash, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from portal.extensions import db
 from portal.objectives import bp, services
 from portal.core.forms import ConfirmForm
 from portal.objectives.forms import MeasurementForm, ObjectiveForm
 from portal.objectives.models import MANUAL, NO_DATA, PERIOD_LABELS, STATUS_LABELS, Objective
 from portal.objectives.registry import get_metric, metrics
 from portal.org.services import department_tree
-from portal.processes.models import Process
-from portal.web.htmx import redirect_to, render, wants_partial
+from portal.processes.services import selectable_processes
+from portal.web.htmx import arg_int, redirect_to, render, wants_partial
 from portal.web.submit import FAILED, flash_outcome, form_status, perform, submit
 
 
@@ -39,11 +37,7 @@ def _department_choices(blank_label: str, include_inactive: bool = True) -> list
 
 
 def _process_choices(blank_label: str, keep_id: int | None = None) -> list[tuple[int, str]]:
-    processes = db.session.scalars(
-        sa.select(Process).where(sa.or_(Process.active.is_(True), Process.id == (keep_id or -1)))
-        .order_by(Process.sort_order, Process.code)
-    )
-    return [(0, blank_label)] + [(p.id, p.label) for p in processes]
+    return [(0, blank_label)] + [(p.id, p.label) for p in selectable_processes(keep_id)]
 
 
 def _source_choices(current: str | None = None) -> list[tuple[str, str]]:
@@ -125,16 +119,14 @@ def _detail_context(objective: Objective, form: MeasurementForm | None = None, *
 def index():
     """The objectives with their latest status and sparkline; filters and active search by name."""
     q = request.args.get("q", "")
-    department_id = request.args.get("department", type=int)
-    process_id = request.args.get("process", type=int)
+    department_id = arg_int("department")
+    process_id = arg_int("process")
     period = request.args.get("period", "")
     status = request.args.get("status", "")
     active_filter = request.args.get("active", "active")
     active = {"active": True, "inactive": False}.get(active_filter)
-    page = db.paginate(
-        services.search_objectives(q, department_id, process_id, period, status, active),
-        page=request.args.get("page", 1, type=int), per_page=PER_PAGE, error_out=False,
-    )
+    page = services.objective_page(q, department_id, process_id, period, status, active,
+                                   page=arg_int("page", 1, minimum=1, maximum=100000), per_page=PER_PAGE)
     recent = services.recent_measurements([o.id for o in page.items])
     sparks = {o.id: services.sparkline(o, recent[o.id]) for o in page.items}
     filters = dict(q=q, department=department_id, process=process_id, period=period, status=status,

@@ -46,6 +46,13 @@ def all_clauses() -> list[IsoClause]:
     return list(db.session.scalars(sa.select(IsoClause).order_by(IsoClause.sort_key)))
 
 
+def selectable_processes(keep_id: int | None = None) -> list[Process]:
+    """The active processes, plus ``keep_id`` (a deactivated process a record still points to), for a select."""
+    return list(db.session.scalars(
+        sa.select(Process).where(sa.or_(Process.active.is_(True), Process.id == (keep_id or -1)))
+        .order_by(Process.sort_order, Process.code)))
+
+
 def list_processes(*, active: bool | None = True, clause_id: int | None = None, q: str = "") -> list[Process]:
     from sqlalchemy.orm import selectinload
 
