@@ -7,7 +7,6 @@ Create Date: ${create_date}
 """
 from alembic import op
 import sqlalchemy as sa
-import portal.core.types  # noqa: F401  (custom column types used by autogenerate)
 ${imports if imports else ""}
 
 # revision identifiers, used by Alembic.
