@@ -18,6 +18,8 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from portal.core.rq import job
+
 #: Lowest first. ``core`` (portal.core, portal.extensions, portal.signals) is below all of them.
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("web", "audit", "home"),   # request plumbing, the audit trail every domain writes, the home page
@@ -58,3 +60,31 @@ def init_app(app) -> None:
             app.register_blueprint(blueprint)
         if hasattr(module, "init_app"):
             module.init_app(app)
+
+
+def wiring_report() -> dict[str, list[str]]:
+    """The keys of every registry as this process sees them (the wiring test compares the web app's with a
+    worker's; an operator can run it as a job to check a worker)."""
+    from portal import signals
+    from portal.core.registry import cron_jobs, demo_seeders
+    from portal.home.registry import home_panels, todo_providers
+    from portal.notify.registry import notification_kinds, sections
+    from portal.objectives.registry import metrics_registry
+    from portal.processes.registry import accountability
+    from portal.web.nav import nav_entries
+
+    load()
+    registries = {
+        "navigation": nav_entries, "todo_providers": todo_providers, "home_panels": home_panels,
+        "notification_kinds": notification_kinds, "digest_sections": sections, "metrics": metrics_registry,
+        "process_accountability": accountability, "cron_jobs": cron_jobs, "demo_seeders": demo_seeders,
+    }
+    report = {name: registry.keys() for name, registry in registries.items()}
+    report["signal_receivers"] = sorted(f"{s.name}:{len(s.receivers)}" for s in signals.ALL)
+    return report
+
+
+@job
+def report_wiring() -> dict[str, list[str]]:
+    """``wiring_report()`` run by a worker, inside the app the worker builds for its jobs."""
+    return wiring_report()
