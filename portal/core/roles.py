@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
-ADMIN = "admin"
-QUALITY_MANAGER = "quality_manager"
-DEPT_HEAD = "dept_head"
-EMPLOYEE = "employee"
+ADMIN, QUALITY_MANAGER, DEPT_HEAD, EMPLOYEE = "admin", "quality_manager", "dept_head", "employee"
 
 ROLE_LABELS = {
     ADMIN: _l("System administrator"),

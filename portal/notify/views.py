@@ -18,7 +18,7 @@ from portal.notify.models import MODES, Webhook
 from portal.notify.registry import kinds
 from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
 from portal.org.services import department_tree
-from portal.web.access import ensure_role
+from portal.web.access import acting_user, ensure_role
 from portal.web.htmx import arg_int, redirect_to, render, wants_partial
 from portal.web.submit import FAILED, flash_outcome, form_status, perform, submit
 from portal.core.i18n import portal_tz
@@ -26,9 +26,6 @@ from portal.core.i18n import portal_tz
 
 MODE_LABELS = {"instant": _l("Instant email"), "digest": _l("Daily digest only"), "inapp": _l("In the portal only")}
 
-
-def _actor():
-    return current_user._get_current_object()
 
 
 # -- everyone -------------------------------------------------------------------------------------
@@ -112,7 +109,7 @@ def announce():
     if request.method == "GET":
         form.request_id.data = uuid.uuid4().hex
     n = submit(form, lambda: admin.send_announcement(
-        _actor(), form.department_id.data, form.title.data, form.body.data or "", webhook=form.webhook.data,
+        acting_user(), form.department_id.data, form.title.data, form.body.data or "", webhook=form.webhook.data,
         request_id=form.request_id.data))
     if n is not FAILED:
         flash(_("Announcement sent to %(n)d people.", n=n), "success")
@@ -132,7 +129,7 @@ def settings():
     current = services.get_settings()
     form = SettingsForm(obj=current)
     saved = submit(form, lambda: services.save_settings(
-        _actor(), smtp_host=form.smtp_host.data or "", smtp_port=form.smtp_port.data,
+        acting_user(), smtp_host=form.smtp_host.data or "", smtp_port=form.smtp_port.data,
         smtp_security=form.smtp_security.data, smtp_user=form.smtp_user.data or "",
         smtp_password=form.smtp_password.data or None, smtp_from=form.smtp_from.data,
         quiet_start=form.quiet_start.data, quiet_end=form.quiet_end.data, digest_time=form.digest_time.data,
@@ -177,14 +174,14 @@ def jobs():
 @bp.route("/admin/notify/jobs/<job_id>/retry", methods=["POST"])
 def retry_job(job_id: str):
     """Re-queue a failed RQ job."""
-    flash_outcome(perform(lambda: admin.retry_job(_actor(), job_id)), _("The job was queued again."))
+    flash_outcome(perform(lambda: admin.retry_job(acting_user(), job_id)), _("The job was queued again."))
     return redirect_to(url_for("notify.jobs"))
 
 
 @bp.route("/admin/notify/deliveries/<int:delivery_id>/retry", methods=["POST"])
 def retry_delivery(delivery_id: int):
     """Send a failed delivery again."""
-    flash_outcome(perform(lambda: admin.retry_delivery(_actor(), delivery_id)),
+    flash_outcome(perform(lambda: admin.retry_delivery(acting_user(), delivery_id)),
                   _("The delivery will be tried again."))
     return redirect_to(url_for("notify.jobs"))
 
@@ -200,7 +197,7 @@ def _webhook_form(hook: Webhook | None = None) -> WebhookForm:
 def _submit_webhook(form: WebhookForm, hook: Webhook | None):
     """Save the posted robot; a redirect on success, None when the form shows errors."""
     saved = submit(form, lambda: admin.save_webhook(
-        _actor(), hook, department_id=form.department_id.data, platform=form.platform.data, url=form.url.data,
+        acting_user(), hook, department_id=form.department_id.data, platform=form.platform.data, url=form.url.data,
         secret=form.secret.data or "", active=form.active.data))
     if saved is FAILED:
         return None

@@ -6,7 +6,6 @@ from datetime import date
 
 from flask import flash, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from portal.objectives import bp, services
 from portal.core.forms import ConfirmForm
@@ -15,6 +14,7 @@ from portal.objectives.models import MANUAL, NO_DATA, PERIOD_LABELS, STATUS_LABE
 from portal.objectives.registry import get_metric, metrics
 from portal.org.services import department_tree
 from portal.processes.services import selectable_processes
+from portal.web.access import acting_user
 from portal.web.htmx import arg_int, redirect_to, render, wants_partial
 from portal.web.submit import FAILED, flash_outcome, form_status, perform, submit
 
@@ -23,9 +23,6 @@ PER_PAGE = 50
 UNITS = ("%", "‰", "分", "分钟", "小时", "天", "件", "次", "人次")
 RECENT_PERIODS = {"month": 24, "quarter": 8, "year": 5}
 
-
-def _actor():
-    return current_user._get_current_object()
 
 
 # -- choices --------------------------------------------------------------------------------------
@@ -96,7 +93,7 @@ def _measurement_form(objective: Objective, period: str | None = None, formdata=
 
 
 def _detail_context(objective: Objective, form: MeasurementForm | None = None, **extra) -> dict:
-    actor = _actor()
+    actor = acting_user()
     measurements = services.measurements_of(objective)
     can_measure = services.can_measure(actor, objective)
     if can_measure and form is None and objective.active:
@@ -136,7 +133,7 @@ def index():
         page=page, recent=recent, sparks=sparks, filters=filters,
         departments=_department_choices(_("All departments")), processes=_process_choices(_("All processes")),
         period_labels=PERIOD_LABELS, status_labels=STATUS_LABELS, no_data=NO_DATA,
-        can_manage=services.can_manage(_actor()),
+        can_manage=services.can_manage(acting_user()),
         label_of=lambda o, m: services.period_label(o.period, m.period_start),
     )
 
@@ -145,9 +142,9 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 def objective_new():
     """Create an objective (administrators and quality managers)."""
-    services.ensure_can_manage(_actor())
+    services.ensure_can_manage(acting_user())
     form = _prepare_objective_form(ObjectiveForm())
-    objective = submit(form, lambda: services.create_objective(_actor(), _objective_data(form)))
+    objective = submit(form, lambda: services.create_objective(acting_user(), _objective_data(form)))
     if objective is not FAILED:
         flash(_("Objective “%(name)s” created.", name=objective.name), "success")
         return redirect_to(url_for("objectives.detail", objective_id=objective.id))
@@ -166,7 +163,7 @@ def detail(objective_id: int):
 def objective_edit(objective_id: int):
     """Edit an objective (administrators and quality managers)."""
     objective = services.get_objective(objective_id)
-    services.ensure_can_manage(_actor(), objective)
+    services.ensure_can_manage(acting_user(), objective)
     if request.method == "GET":
         form = ObjectiveForm(obj=objective)
         form.target.data = services.format_decimal(objective.target)
@@ -174,7 +171,7 @@ def objective_edit(objective_id: int):
     else:
         form = ObjectiveForm()
     _prepare_objective_form(form, objective)
-    if submit(form, lambda: services.update_objective(_actor(), objective, _objective_data(form))) is not FAILED:
+    if submit(form, lambda: services.update_objective(acting_user(), objective, _objective_data(form))) is not FAILED:
         flash(_("Saved."), "success")
         return redirect_to(url_for("objectives.detail", objective_id=objective.id))
     if form.errors or form.form_errors:
@@ -189,7 +186,7 @@ def objective_set_active(objective_id: int):
     """Deactivate or reactivate an objective (never a delete once it has values)."""
     objective = services.get_objective(objective_id)
     ConfirmForm()  # CSRF is checked globally; the form documents the contract
-    flash_outcome(perform(lambda: services.set_objective_active(_actor(), objective, request.form.get("active") == "1")),
+    flash_outcome(perform(lambda: services.set_objective_active(acting_user(), objective, request.form.get("active") == "1")),
                   _("Saved."))
     return redirect_to(url_for("objectives.detail", objective_id=objective_id))
 
@@ -199,7 +196,7 @@ def objective_delete(objective_id: int):
     """Delete an objective created by mistake; one with values must be deactivated instead."""
     objective = services.get_objective(objective_id)
     name = objective.name
-    if flash_outcome(perform(lambda: services.delete_objective(_actor(), objective)),
+    if flash_outcome(perform(lambda: services.delete_objective(acting_user(), objective)),
                      _("Objective “%(name)s” deleted.", name=name)).failed:
         return redirect_to(url_for("objectives.detail", objective_id=objective_id))
     return redirect_to(url_for("objectives.index"))
@@ -211,14 +208,14 @@ def measure(objective_id: int):
     """Enter (or correct) the value of a period. An htmx POST answers with the refreshed measurements panel
     (422 with the form's errors in it); a GET with ``?period=`` prefills that period's value."""
     objective = services.get_objective(objective_id)
-    services.ensure_can_measure(_actor(), objective)
+    services.ensure_can_measure(acting_user(), objective)
     if request.method == "GET":
         # ?period= from a "Correct" link, ?period_start= when the form's period select changes
         form = _measurement_form(objective, request.args.get("period") or request.args.get("period_start"))
         return render("objectives/measure.html", "objectives/_partials/_measurement_form.html",
                       **_detail_context(objective, form))
     form = _measurement_form(objective, formdata=request.form)
-    measurement = submit(form, lambda: services.record_measurement(_actor(), objective, form.period_start.data,
+    measurement = submit(form, lambda: services.record_measurement(acting_user(), objective, form.period_start.data,
                                                                     form.value.data, form.note.data or ""))
     saved = measurement is not FAILED
     if saved:

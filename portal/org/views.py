@@ -3,14 +3,12 @@ from __future__ import annotations
 
 from flask import flash, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
 
 from portal.org import bp, roster, services
 from portal.core.forms import ConfirmForm
 from portal.org.forms import DepartmentForm, PositionForm, RosterUploadForm, UserForm
-from portal.org.models import User
 from portal.core.roles import ADMIN, EMPLOYEE
-from portal.web.access import require_roles
+from portal.web.access import acting_user, require_roles
 from portal.web.htmx import arg_int, redirect_to, render, wants_partial
 from portal.web.submit import FAILED, flash_outcome, form_status, perform, submit
 from portal.web.imports import apply_upload, preview_upload
@@ -19,9 +17,6 @@ bp.before_request(require_roles(ADMIN))
 
 PER_PAGE = 50
 
-
-def _actor() -> User:
-    return current_user._get_current_object()
 
 
 def _department_choices(blank_label: str) -> list[tuple[int, str]]:
@@ -79,7 +74,7 @@ def users():
 def user_new():
     """Create a user; a temporary password is shown once."""
     form = _prepare_user_form(UserForm(roles=[EMPLOYEE]))
-    created = submit(form, lambda: services.create_user(_actor(), _user_data(form)))
+    created = submit(form, lambda: services.create_user(acting_user(), _user_data(form)))
     if created is not FAILED:
         user, temp = created
         flash(_("User %(name)s created. Temporary password: %(password)s (shown only once; the user must change it at first login).",
@@ -103,7 +98,7 @@ def user_edit(user_id: int):
     if request.method == "GET":
         form.roles.data = sorted(user.roles)
     _prepare_user_form(form)
-    if submit(form, lambda: services.update_user(_actor(), user, _user_data(form))) is not FAILED:
+    if submit(form, lambda: services.update_user(acting_user(), user, _user_data(form))) is not FAILED:
         if wants_partial():
             return render("org/user_edit.html", "org/_partials/_user_row.html", user=user)
         flash(_("Saved."), "success")
@@ -119,7 +114,7 @@ def user_set_active(user_id: int):
     """Deactivate or reactivate a user (never a delete)."""
     user = services.get_user(user_id)
     ConfirmForm()  # CSRF is checked globally; the form documents the contract
-    outcome = perform(lambda: services.set_user_active(_actor(), user, request.form.get("active") == "1"))
+    outcome = perform(lambda: services.set_user_active(acting_user(), user, request.form.get("active") == "1"))
     error = outcome.message or None
     if error:
         user = services.get_user(user_id)  # as it is after the rollback
@@ -133,7 +128,7 @@ def user_set_active(user_id: int):
 def user_reset_password(user_id: int):
     """Issue a temporary password, shown once to the administrator."""
     user = services.get_user(user_id)
-    temp = perform(lambda: services.reset_password(_actor(), user)).value
+    temp = perform(lambda: services.reset_password(acting_user(), user)).value
     message = _("New temporary password for %(name)s: %(password)s (shown only once).", name=user.display_name, password=temp)
     if wants_partial():
         return render("org/user_edit.html", "org/_partials/_user_row.html", user=user, notice=message)
@@ -175,7 +170,7 @@ def departments():
     if request.method == "GET":
         return _department_page()
     form = _prepare_department_form(DepartmentForm())
-    dept = submit(form, lambda: services.create_department(_actor(), _department_data(form)))
+    dept = submit(form, lambda: services.create_department(acting_user(), _department_data(form)))
     if dept is not FAILED:
         flash(_("Department %(name)s created.", name=dept.name), "success")
         return redirect_to(url_for("org.departments"))
@@ -188,7 +183,7 @@ def department_edit(department_id: int):
     """Edit a department inline (htmx) or on its own page."""
     dept = services.get_department(department_id)
     form = _prepare_department_form(DepartmentForm(obj=dept) if request.method == "GET" else DepartmentForm())
-    if submit(form, lambda: services.update_department(_actor(), dept, _department_data(form))) is not FAILED:
+    if submit(form, lambda: services.update_department(acting_user(), dept, _department_data(form))) is not FAILED:
         flash(_("Saved."), "success")
         return redirect_to(url_for("org.departments"))
     return render("org/department_edit.html", "org/_partials/_department_edit_form.html", dept=dept,
@@ -199,7 +194,7 @@ def department_edit(department_id: int):
 def department_set_active(department_id: int):
     """Deactivate or reactivate a department."""
     dept = services.get_department(department_id)
-    flash_outcome(perform(lambda: services.set_department_active(_actor(), dept, request.form.get("active") == "1")),
+    flash_outcome(perform(lambda: services.set_department_active(acting_user(), dept, request.form.get("active") == "1")),
                   _("Saved."))
     return redirect_to(url_for("org.departments"))
 
@@ -211,7 +206,7 @@ def department_detail(department_id: int):
     form = PositionForm()
     status = 200
     if request.method == "POST":
-        if submit(form, lambda: services.create_position(_actor(), dept, form.name.data)) is not FAILED:
+        if submit(form, lambda: services.create_position(acting_user(), dept, form.name.data)) is not FAILED:
             form = PositionForm(formdata=None)
         status = form_status(form)
     return render("org/department_detail.html", "org/_partials/_positions.html", dept=dept,
@@ -223,7 +218,7 @@ def position_update(position_id: int):
     """Rename a position, or (with ``active``) deactivate or reactivate it."""
     position = services.get_position(position_id)
     active = request.form["active"] == "1" if "active" in request.form else None
-    outcome = perform(lambda: services.update_position(_actor(), position, name=request.form.get("name", ""),
+    outcome = perform(lambda: services.update_position(acting_user(), position, name=request.form.get("name", ""),
                                                        active=active))
     if outcome.failed:
         flash(outcome.message, "danger")

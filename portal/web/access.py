@@ -28,6 +28,11 @@ def is_public_endpoint(endpoint: str | None) -> bool:
     return bool(view is not None and getattr(view, PUBLIC_ATTR, False))
 
 
+def acting_user():
+    """The logged-in user as a plain object, to hand to services (not the request-bound proxy)."""
+    return current_user._get_current_object()
+
+
 def ensure_role(user, *roles: str) -> None:
     if user is None or not getattr(user, "is_authenticated", False) or not user.has_role(*roles):
         raise PermissionDenied()
