@@ -1,4 +1,4 @@
-"""Flask-Login wiring: user loading by ``id:nonce`` and the unauthorized response."""
+"""Flask-Login wiring: user loading by ``id:nonce:token`` (a login session) and the unauthorized response."""
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -6,8 +6,8 @@ from urllib.parse import urlsplit
 from flask import flash, redirect, request, url_for
 from flask_babel import lazy_gettext as _l
 
-from portal.extensions import db, htmx
-from portal.org.models import User
+from portal.auth.services import session_user
+from portal.extensions import htmx
 
 
 def init_app(app, login_manager) -> None:
@@ -19,13 +19,7 @@ def init_app(app, login_manager) -> None:
 
     @login_manager.user_loader
     def load_user(session_id: str):
-        user_id, _, nonce = (session_id or "").partition(":")
-        if not user_id.isdigit():
-            return None
-        user = db.session.get(User, int(user_id))
-        if user is None or not user.active or user.session_nonce != nonce:
-            return None
-        return user
+        return session_user(session_id)
 
     @login_manager.unauthorized_handler
     def unauthorized():

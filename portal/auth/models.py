@@ -25,3 +25,20 @@ class LoginAttempt(db.Model):
         sa.Index("ix_login_attempt_username_created", "username", "created_at"),
         sa.Index("ix_login_attempt_ip_created", "ip", "created_at"),
     )
+
+
+class UserSession(db.Model):
+    """One login: a browser's session. Logging out ends it, so a copied session cookie stops working;
+    "log out everywhere" ends all of a user's. Only a hash of the token is stored."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ip: Mapped[str] = mapped_column(sa.String(64), default="")
+    user_agent: Mapped[str] = mapped_column(sa.String(200), default="")
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: logout | everywhere | admin
+    ended_reason: Mapped[str] = mapped_column(sa.String(16), default="")

@@ -1,6 +1,8 @@
 """Authentication rules: password hashing, lockout, password changes."""
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import timedelta, timezone
 
 import sqlalchemy as sa
@@ -9,8 +11,10 @@ from flask_babel import gettext as _
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from portal.audit.services import record
-from portal.auth.models import LoginAttempt
-from portal.core.errors import ServiceError
+from portal.auth.models import LoginAttempt, UserSession
+from portal.core.roles import ADMIN
+from portal.web.access import ensure_role
+from portal.core.errors import NotFound, ServiceError
 from portal.core.types import utcnow
 from portal.extensions import db
 from portal.org.accounts import normalize_username, set_password
@@ -114,12 +118,85 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
     record("auth.password_changed", user, actor=user)
 
 
-def record_logout(user: User) -> None:
+# -- login sessions -------------------------------------------------------------------------------
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def log_in(username: str, password: str, ip: str, user_agent: str = "") -> User:
+    """Authenticate and open a login session; the returned user carries its token (``session_token``)."""
+    user = authenticate(username, password, ip)
+    token = secrets.token_urlsafe(24)
+    db.session.add(UserSession(user_id=user.id, token_hash=_token_hash(token), ip=ip[:64],
+                               user_agent=(user_agent or "")[:200]))
+    db.session.flush()
+    user.session_token = token
+    return user
+
+
+def session_user(session_id: str) -> User | None:
+    """The active user whose open login session is ``id:nonce:token`` (the Flask-Login user loader)."""
+    user_id, _sep, rest = (session_id or "").partition(":")
+    nonce, _sep, token = rest.partition(":")
+    if not (user_id.isascii() and user_id.isdigit() and len(user_id) < 10 and nonce and token):
+        return None
+    lifetime = timedelta(seconds=current_app.config["PERMANENT_SESSION_LIFETIME"])
+    user = db.session.scalar(
+        sa.select(User).join(UserSession, UserSession.user_id == User.id).where(
+            User.id == int(user_id), User.active.is_(True), User.session_nonce == nonce,
+            UserSession.token_hash == _token_hash(token), UserSession.ended_at.is_(None),
+            UserSession.created_at > utcnow() - lifetime)
+    )
+    if user is not None:
+        user.session_token = token
+    return user
+
+
+def log_out(user: User) -> None:
+    """End this login session only: the same cookie, replayed, finds no session."""
+    if user.session_token:
+        db.session.execute(sa.update(UserSession).where(
+            UserSession.token_hash == _token_hash(user.session_token), UserSession.ended_at.is_(None)
+        ).values(ended_at=utcnow(), ended_reason="logout"))
     record("auth.logout", user, actor=user)
+
+
+def current_token_hash(user: User) -> str:
+    return _token_hash(user.session_token) if user.session_token else ""
+
+
+def get_user_for_admin(actor: User, user_id: int) -> User:
+    ensure_role(actor, ADMIN)
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound()
+    return user
+
+
+def open_sessions(user: User) -> list[UserSession]:
+    return list(db.session.scalars(sa.select(UserSession).where(
+        UserSession.user_id == user.id, UserSession.ended_at.is_(None)).order_by(UserSession.id.desc())))
+
+
+def log_out_everywhere(actor: User, user: User) -> int:
+    """End every login session of ``user`` (the user themself, or an administrator); returns how many.
+    The session nonce changes too, so no session of theirs survives."""
+    if actor.id != user.id:
+        ensure_role(actor, ADMIN)
+    reason = "everywhere" if actor.id == user.id else "admin"
+    ended = db.session.execute(sa.update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.ended_at.is_(None)
+    ).values(ended_at=utcnow(), ended_reason=reason)).rowcount or 0
+    user.session_nonce = secrets.token_hex(8)
+    db.session.flush()
+    record("auth.logout_everywhere", user, actor=actor, extra={"sessions": ended})
+    return ended
 
 
 def purge_old_attempts(days: int = 30) -> int:
     """Login attempts older than ``days`` no longer matter for lockout; the audit trail keeps the history."""
     cutoff = utcnow() - timedelta(days=days)
     result = db.session.execute(sa.delete(LoginAttempt).where(LoginAttempt.created_at < cutoff))
+    # Sessions ended (or expired) that long ago are history the audit trail keeps.
+    db.session.execute(sa.delete(UserSession).where(UserSession.created_at < cutoff))
     return result.rowcount or 0

@@ -7,9 +7,9 @@ from portal.auth import services
 from portal.auth.forms import ChangePasswordForm, LoginForm
 from portal.core.net import client_ip
 from portal.extensions import limiter
-from portal.web.access import public
+from portal.web.access import acting_user, public
 from portal.web.htmx import is_safe_next, redirect_to, render
-from portal.web.submit import FAILED, form_status, perform, submit
+from portal.web.submit import FAILED, flash_outcome, form_status, perform, submit
 
 
 @bp.get("/login")
@@ -33,7 +33,8 @@ def login_submit():
     if current_user.is_authenticated:
         return redirect(url_for("home.index"))
     form = LoginForm()
-    user = submit(form, lambda: services.authenticate(form.username.data, form.password.data, client_ip()))
+    user = submit(form, lambda: services.log_in(form.username.data, form.password.data, client_ip(),
+                                                request.user_agent.string))
     if user is not FAILED:
         lang = session.get("lang")
         session.clear()  # a fresh session on login: no fixation
@@ -49,7 +50,7 @@ def login_submit():
 @login_required
 def logout():
     """Log out (POST only, with CSRF)."""
-    perform(lambda: services.record_logout(current_user._get_current_object()))
+    perform(lambda: services.log_out(acting_user()))
     logout_user()
     lang = session.get("lang")
     session.clear()
@@ -72,3 +73,44 @@ def change_password():
         return redirect_to(url_for("home.index"))
     status = form_status(form)
     return render("auth/change_password.html", "auth/_partials/_password_form.html", form=form), status
+
+
+def _end_of_session_redirect():
+    """After the user's own sessions were ended: this one too, so start afresh at the login page."""
+    logout_user()
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You have been logged out on every device."), "info")
+    return redirect_to(url_for("auth.login"))
+
+
+@bp.route("/account/sessions")
+@login_required
+def sessions():
+    """The user's open login sessions (browsers), with "log out everywhere"."""
+    return render("auth/sessions.html", "auth/sessions.html", open_sessions=services.open_sessions(acting_user()),
+                  current_token_hash=services.current_token_hash(acting_user()))
+
+
+@bp.route("/account/sessions/end-all", methods=["POST"])
+@login_required
+def end_my_sessions():
+    """Log out everywhere: every session of mine, this one included."""
+    me = acting_user()
+    perform(lambda: services.log_out_everywhere(me, me))
+    return _end_of_session_redirect()
+
+
+@bp.route("/admin/users/<int:user_id>/sessions/end-all", methods=["POST"])
+@login_required
+def end_user_sessions(user_id: int):
+    """An administrator logs a user out everywhere (a lost laptop, a shared password)."""
+    user = services.get_user_for_admin(acting_user(), user_id)
+    outcome = perform(lambda: services.log_out_everywhere(acting_user(), user))
+    if user.id == acting_user().id:
+        return _end_of_session_redirect()
+    flash_outcome(outcome, _("%(name)s has been logged out on every device (%(n)d sessions).",
+                             name=user.display_name, n=outcome.value or 0))
+    return redirect_to(url_for("org.users", q=user.username))

@@ -85,9 +85,14 @@ class User(UserMixin, db.Model):
     position: Mapped[Optional[Position]] = relationship()
     role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
+    #: The token of the login session this object was loaded for (not stored: the session row keeps its hash).
+    session_token = None
+
     # -- Flask-Login ------------------------------------------------------------------------
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_nonce}"
+        """``id:nonce:token``: the nonce ends every session at once (password change, deactivation), the
+        token names this login's session row (logout ends just that one)."""
+        return f"{self.id}:{self.session_nonce}:{self.session_token or ''}"
 
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive users
