@@ -19,6 +19,7 @@ from flask import has_request_context
 from portal.audit.models import AuditEvent
 from portal.core.i18n import portal_tz
 from portal.core.net import client_ip
+from portal.core.parsing import parse_date
 from portal.core.types import utcnow
 from portal.extensions import db
 
@@ -143,13 +144,6 @@ def verify_chain(batch: int = 5000) -> ChainReport:
         db.session.expunge_all()
 
 
-def _parse_day(value: str | None):
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date() if value else None
-    except ValueError:
-        return None
-
-
 def _filtered(filters: dict[str, str]):
     """The audit query for the viewer's filters (action prefix, actor name, object, start and end day)."""
     stmt = sa.select(AuditEvent)
@@ -162,7 +156,7 @@ def _filtered(filters: dict[str, str]):
     if filters.get("object_id"):
         stmt = stmt.where(AuditEvent.object_id == filters["object_id"])
     tz = portal_tz()
-    start, end = _parse_day(filters.get("start")), _parse_day(filters.get("end"))
+    start, end = parse_date(filters.get("start")), parse_date(filters.get("end"))
     if start:
         stmt = stmt.where(AuditEvent.created_at >= datetime.combine(start, time.min, tz))
     if end:

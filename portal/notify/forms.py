@@ -1,5 +1,6 @@
 from flask_babel import lazy_gettext as _l
 from portal.core.forms import PortalForm
+from portal.core.parsing import id_or_zero
 from wtforms import BooleanField, HiddenField, IntegerField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -20,7 +21,7 @@ class SettingsForm(PortalForm):
 
 
 class WebhookForm(PortalForm):
-    department_id = SelectField(_l("Department"), coerce=int, validate_choice=False)
+    department_id = SelectField(_l("Department"), coerce=id_or_zero, validate_choice=False)
     platform = SelectField(_l("Platform"), choices=lambda: list(PLATFORMS.items()))
     url = StringField(_l("Webhook address"), validators=[DataRequired(), Length(max=500)])
     secret = StringField(_l("Signing secret (DingTalk, Feishu)"), validators=[Optional(), Length(max=200)])
@@ -28,7 +29,7 @@ class WebhookForm(PortalForm):
 
 
 class AnnouncementForm(PortalForm):
-    department_id = SelectField(_l("Recipients"), coerce=int, validate_choice=False)
+    department_id = SelectField(_l("Recipients"), coerce=id_or_zero, validate_choice=False)
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     body = TextAreaField(_l("Message"), validators=[Optional(), Length(max=5000)])
     webhook = BooleanField(_l("Also post to the department's group chat"))

@@ -5,19 +5,14 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from portal.core.forms import PortalForm
+from portal.core.parsing import optional_id
 from portal.objectives.models import DIRECTION_LABELS, PERIOD_LABELS
-
-
-def _optional_int(value):
-    if value in (None, "", "0", 0):
-        return None
-    return int(value)
 
 
 class ObjectiveForm(PortalForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
-    department_id = SelectField(_l("Owner department"), coerce=_optional_int, validate_choice=False)
-    process_id = SelectField(_l("Process"), coerce=_optional_int, validate_choice=False)
+    department_id = SelectField(_l("Owner department"), coerce=optional_id, validate_choice=False)
+    process_id = SelectField(_l("Process"), coerce=optional_id, validate_choice=False)
     metric_definition = TextAreaField(_l("Metric definition"), validators=[Optional(), Length(max=4000)],
                                       description=_l("How the value is calculated, e.g. satisfied answers ÷ all answers × 100%."))
     unit = StringField(_l("Unit"), validators=[Optional(), Length(max=16)], description=_l("e.g. %, ‰, 分, 分钟, 件"))

@@ -17,7 +17,7 @@ import logging
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
@@ -28,6 +28,7 @@ from sqlalchemy.orm import joinedload
 from portal import signals
 from portal.audit.services import record
 from portal.core.errors import NotFound, PermissionDenied, ServiceError
+from portal.core.parsing import NumberError, parse_decimal
 from portal.core.types import utcnow
 from portal.extensions import db
 from portal.objectives.models import (
@@ -141,33 +142,43 @@ def clean_period_start(period: str, value, today: date | None = None, field: str
 
 
 # == numbers and status =============================================================================
-def parse_number(value, field: str, *, required: bool = True, label: str | None = None) -> Decimal | None:
-    """A decimal number from a form (full-width digits accepted) or from code (int, float, Decimal)."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ServiceError((field, _("Please enter a number.")))
-        return None
-    if isinstance(value, float):
-        number = Decimal(repr(value))
-    elif isinstance(value, (int, Decimal)):
-        number = Decimal(value)
-    else:
-        text = unicodedata.normalize("NFKC", str(value)).strip().replace(" ", "")
-        try:
-            number = Decimal(text)
-        except InvalidOperation:
-            number = None
-        if number is None or text.lower().lstrip("+-") in ("nan", "snan", "inf", "infinity"):
-            raise ServiceError((field, _("“%(value)s” is not a number. Enter digits only, e.g. 95.5 (without the unit).",
-                                         value=str(value)[:40])))
-        if number.as_tuple().exponent < -4:  # type: ignore[operator]
-            raise ServiceError((field, _("Use at most 4 decimal places.")))
-    if not number.is_finite():
-        raise ServiceError((field, _("Please enter a number.")))
-    number = number.quantize(SCALE, rounding=ROUND_HALF_UP)
-    if abs(number) >= MAX_ABS:
-        raise ServiceError((field, _("The number is too large.")))
-    return number
+#: Units whose values are bounded: a percentage is 0–100, a permille 0–1000, counts and durations never negative.
+UNIT_BOUNDS = {"%": (Decimal(0), Decimal(100)), "‰": (Decimal(0), Decimal(1000))}
+NON_NEGATIVE_UNITS = ("分钟", "小时", "天", "件", "次", "人次", "min", "h", "d")
+
+
+def unit_bounds(unit: str | None) -> tuple[Decimal | None, Decimal | None]:
+    unit = (unit or "").strip()
+    if unit in UNIT_BOUNDS:
+        return UNIT_BOUNDS[unit]
+    if unit in NON_NEGATIVE_UNITS:
+        return Decimal(0), None
+    return None, None
+
+
+def parse_number(value, field: str, *, required: bool = True, label: str | None = None,
+                 unit: str | None = None) -> Decimal | None:
+    """A decimal number from a form (full-width digits accepted) or from code (int, float, Decimal); with
+    ``unit``, within the unit's bounds (``unit_bounds``)."""
+    minimum, maximum = unit_bounds(unit)
+    try:
+        return parse_decimal(value, places=4, max_abs=MAX_ABS, minimum=minimum, maximum=maximum)
+    except NumberError as exc:
+        if exc.kind == "empty":
+            if required:
+                raise ServiceError((field, _("Please enter a number."))) from None
+            return None
+        if exc.kind == "places":
+            raise ServiceError((field, _("Use at most 4 decimal places."))) from None
+        if exc.kind == "too_large":
+            raise ServiceError((field, _("The number is too large."))) from None
+        if exc.kind == "range" and maximum is None:
+            raise ServiceError((field, _("A value in %(unit)s cannot be negative.", unit=unit))) from None
+        if exc.kind == "range":
+            raise ServiceError((field, _("A value in %(unit)s must be between %(low)s and %(high)s.", unit=unit,
+                                         low=format_decimal(minimum), high=format_decimal(maximum)))) from None
+        raise ServiceError((field, _("“%(value)s” is not a number. Enter digits only, e.g. 95.5 (without the unit).",
+                                     value=str(value)[:40]))) from None
 
 
 def compute_status(target: Decimal, direction: str, tolerance_percent: Decimal, value: Decimal) -> str:
@@ -383,7 +394,7 @@ def _validate_objective(data: ObjectiveData, existing: Objective | None) -> _Cle
 
     target = tolerance = None
     try:
-        target = parse_number(data.target, "target")
+        target = parse_number(data.target, "target", unit=unit)
     except ServiceError as exc:
         errors += exc.errors
     try:
@@ -503,7 +514,7 @@ def record_measurement(actor: User | None, objective: Objective, period_start, v
     except ServiceError as exc:
         errors += exc.errors
     try:
-        amount = parse_number(value, "value")
+        amount = parse_number(value, "value", unit=objective.unit)
     except ServiceError as exc:
         errors += exc.errors
     note = (note or "").strip()

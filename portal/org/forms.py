@@ -1,17 +1,12 @@
 from flask_babel import lazy_gettext as _l
 from portal.core.forms import PortalForm
+from portal.core.parsing import optional_id
 from flask_wtf.file import FileField, FileRequired
 from wtforms import IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.core.roles import ROLE_LABELS
-
-
-def _optional_int(value):
-    if value in (None, "", "0", 0):
-        return None
-    return int(value)
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -23,8 +18,8 @@ class UserForm(PortalForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
     display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=100)])
     email = StringField(_l("Email"), validators=[DataRequired(), Length(max=254)])
-    department_id = SelectField(_l("Department"), coerce=_optional_int, validate_choice=False)
-    position_id = SelectField(_l("Position"), coerce=_optional_int, validate_choice=False)
+    department_id = SelectField(_l("Department"), coerce=optional_id, validate_choice=False)
+    position_id = SelectField(_l("Position"), coerce=optional_id, validate_choice=False)
     # A callable: WTForms 3.3 deprecates a list of tuples passed to the constructor (the test suite turns
     # that DeprecationWarning into an error); callables are accepted by every WTForms 3.x.
     roles = MultiCheckboxField(_l("Roles"), choices=lambda: [(k, v) for k, v in ROLE_LABELS.items()])
@@ -33,8 +28,8 @@ class UserForm(PortalForm):
 class DepartmentForm(PortalForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=32)])
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=100)])
-    parent_id = SelectField(_l("Parent department"), coerce=_optional_int, validate_choice=False)
-    head_id = SelectField(_l("Head"), coerce=_optional_int, validate_choice=False)
+    parent_id = SelectField(_l("Parent department"), coerce=optional_id, validate_choice=False)
+    head_id = SelectField(_l("Head"), coerce=optional_id, validate_choice=False)
     sort_order = IntegerField(_l("Sort order"), default=0, validators=[Optional(), NumberRange(min=0, max=9999)])
 
 

@@ -16,7 +16,7 @@ from portal.processes.services import all_clauses
 from portal.raci import bp, excel, services
 from portal.raci.forms import MatrixUploadForm
 from portal.web.access import ensure_role
-from portal.web.htmx import arg_int, render
+from portal.web.htmx import arg_ids, arg_int, render
 from portal.web.imports import apply_upload, preview_upload
 from portal.web.submit import perform
 
@@ -25,7 +25,7 @@ from portal.web.submit import perform
 @bp.route("/")
 def index():
     """The grid: processes × departments; filter columns by department and rows by clause."""
-    department_ids = [int(v) for v in request.args.getlist("dept") if v.isdigit()]
+    department_ids = arg_ids("dept")
     clause_id = arg_int("clause")
     include_inactive = request.args.get("inactive") == "1"
     matrix = services.load_matrix(current_user, department_ids=department_ids, clause_id=clause_id,

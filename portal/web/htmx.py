@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 from flask import make_response, redirect, render_template, request
 
+from portal.core.parsing import MAX_DB_INT, parse_id, parse_int
 from portal.extensions import htmx
 
 
@@ -41,13 +42,16 @@ def is_safe_next(target: str | None) -> bool:
     return not parts.scheme and not parts.netloc and not any(ord(c) < 32 for c in target)
 
 
-MAX_DB_ID = 2**31 - 1
+MAX_DB_ID = MAX_DB_INT
 
 
 def arg_int(name: str, default: int | None = None, *, minimum: int = 0, maximum: int = MAX_DB_ID) -> int | None:
     """An integer query parameter, or ``default`` when it is missing, malformed or out of the range a
     database integer holds (so a hand-edited URL cannot turn into a database error)."""
-    value = request.args.get(name, type=int)
-    if value is None or not minimum <= value <= maximum:
-        return default
-    return value
+    value = parse_int(request.args.get(name), minimum=minimum, maximum=maximum)
+    return default if value is None else value
+
+
+def arg_ids(name: str) -> list[int]:
+    """Every valid database id among a repeated query parameter (``?dept=3&dept=5``); others are ignored."""
+    return [i for i in (parse_id(v) for v in request.args.getlist(name)) if i is not None]
