@@ -5,6 +5,7 @@ from flask import url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from portal import signals
 from portal.core.registry import register_demo_seeder
 from portal.home.registry import TodoItem, register_home_panel, register_todo_provider
 from portal.notify.registry import register_digest_section, register_kind
@@ -35,6 +36,8 @@ def _home_panel(user) -> dict | None:
 def setup() -> None:
     register_nav(NavEntry(_l("Quality policy"), "policy.index"), order=20)
     register_kind(services.REMINDER_KIND, _l("Quality policy reminders"))
+    register_kind(services.PUBLISHED_KIND, _l("Quality policy published"))
+    signals.policy_published.connect(services.notify_everyone_of)
     register_digest_section("policy", _l("Quality policy to acknowledge"), services.digest_unacknowledged, order=50)
     register_metric(services.METRIC_KEY, _l("Quality policy acknowledgement rate (%)"),
                     services.acknowledgement_rate_percent)

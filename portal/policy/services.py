@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from portal import signals
-from portal.audit.services import record
+from portal.audit.services import events_for, record
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
 from portal.core.types import utcnow
 from portal.esign.services import content_hash, sign
@@ -39,6 +39,7 @@ RATE_VIEWERS = (ADMIN, QUALITY_MANAGER, DEPT_HEAD)
 SIGNATURE_OBJECT = "quality_policy"
 APPROVE_MEANING = "approve"
 REMINDER_KIND = "policy.reminder"
+PUBLISHED_KIND = "policy.published"
 #: The automatic objective metric (portal.objectives.registry).
 METRIC_KEY = "policy.acknowledgement_rate"
 #: Links stored in notifications and digests are site-relative paths (jobs have no request to build URLs).
@@ -185,6 +186,17 @@ def _transition(policy: QualityPolicy, from_status: str, **values) -> None:
     db.session.expire(policy)
 
 
+def authors_of(policy: QualityPolicy) -> set[int]:
+    """Who wrote the version: its creator and everyone who saved an edit of it (from the audit trail)."""
+    editors = {e.actor_id for e in events_for(policy.__tablename__, policy.id, limit=1000)
+               if e.action == "policy.update" and e.actor_id is not None}
+    return {policy.created_by_id} | editors
+
+
+def may_approve(actor, policy: QualityPolicy) -> bool:
+    return is_manager(actor) and policy.status == DRAFT and actor.id not in authors_of(policy)
+
+
 def approve_policy(actor, policy: QualityPolicy, password: str, *, seen_sha256: str | None = None):
     """Approve a draft with the actor's electronic signature (批准) over its exact title and body.
 
@@ -196,6 +208,10 @@ def approve_policy(actor, policy: QualityPolicy, password: str, *, seen_sha256: 
     if policy.status != DRAFT:
         raise ServiceError((None, _("Only a draft can be approved; version %(version)d is %(status)s.",
                                     version=policy.version, status=policy.status_label)))
+    if actor.id in authors_of(policy):
+        # Four eyes: whoever wrote the text does not approve it.
+        raise ServiceError((None, _("You drafted or edited this version, so you cannot approve it. Another quality "
+                                    "manager or an administrator must sign it.")))
     digest = policy_content_hash(policy)
     if seen_sha256 and seen_sha256 != digest:
         raise Conflict((None, _("The text was changed after you opened it. Read it again before signing.")))
@@ -459,3 +475,16 @@ def acknowledgement_rate_percent(period_start: date, period_end: date) -> float 
         .where(User.active.is_(True))
     ).one()
     return round(acknowledged * 100 / active, 2) if active else None
+
+
+def notify_everyone_of(policy: QualityPolicy, **_signal_kwargs) -> int:
+    """Subscriber of ``policy_published``: every active user is asked to read and acknowledge the new
+    version (in this transaction: the notifications and their outbox rows commit with the publication)."""
+    users = list(db.session.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.id)))
+    notes = notify_many(
+        users, PUBLISHED_KIND,
+        _("A new quality policy is published: please read and acknowledge it"),
+        _("Version %(version)d: %(title)s", version=policy.version, title=policy.title),
+        INDEX_PATH, dedupe_key=f"policy.published:{policy.id}",
+    )
+    return len(notes)

@@ -85,12 +85,13 @@ def new():
 
 def _detail_context(policy, approve_form: ApproveForm | None = None) -> dict:
     manager = services.is_manager(acting_user())
-    if approve_form is None and manager and policy.status == DRAFT:
+    if approve_form is None and services.may_approve(acting_user(), policy):
         approve_form = ApproveForm(content_sha256=services.policy_content_hash(policy))
     return dict(
         policy=policy,
         can_manage=manager,
         approve_form=approve_form,
+        own_draft=manager and policy.status == DRAFT and acting_user().id in services.authors_of(policy),
         publish_form=ConfirmForm() if manager and policy.status == APPROVED else None,
         signatures=signatures_for(services.SIGNATURE_OBJECT, policy.id),
         meaning_label=MEANINGS[services.APPROVE_MEANING],
