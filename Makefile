@@ -8,7 +8,7 @@ FLASK := $(VENV)/bin/flask --app wsgi
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/portal_test
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install install-test translations compile-translations services system-deps bench test-sqlite test-postgres vendor clean
+.PHONY: run test install install-test translations compile-translations services system-deps bench test-sqlite test-postgres test-fast vendor clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -44,6 +44,10 @@ test-sqlite:
 
 test-postgres:
 	TEST_DATABASE_URL=$(PG_TEST_URL) $(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# The suite without the tests marked slow (make run, migrations, browsers, killed services)
+test-fast:
+	$(PY) -m pytest -p no:cacheprovider -m "not slow" $(PYTEST_ARGS)
 
 # Chromium and a CJK font for the browser tests, from Debian's packages, when missing and running as root.
 system-deps:

@@ -6,35 +6,28 @@
 * every test runs inside a transaction that is rolled back afterwards (``commit()`` in the code
   under test releases a SAVEPOINT), unless it is marked ``committing``: such tests commit for real
   (worker processes, concurrent connections) and the tables are emptied after them.
-* ``client``: a test client whose ``post`` adds the CSRF token, as a browser form would.
-* factories: ``make_department``, ``make_user``; ``login`` logs a client in.
+* ``client``: a test client whose ``post`` adds the CSRF token, as a browser form would (made once per
+  session, not fetched from a page before each POST); ``login`` logs a client in, ``client_for(user)`` gives a
+  client of its own, logged in.
+* factories: ``make_department``, ``make_user``, ``admin``; ``matrix_org``, a seeded responsibility matrix.
+* ``drain_queue``: empties the test Redis's queue after the test.
+
+The functions behind them, and the helpers every domain's tests share, are in tests/helpers.py.
 
 With CI=true a missing service (PostgreSQL, Redis) fails the test instead of skipping it.
 """
 from __future__ import annotations
 
 import os
-import itertools
-import re
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from flask.testing import FlaskClient
 from flask_sqlalchemy.session import Session as FlaskSQLAlchemySession
 
 from portal import create_app
 from portal.extensions import db
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
-DEFAULT_PASSWORD = "Passw0rd-test"
-
-
-def service_missing(message: str):
-    """Skip locally, fail in CI: a test that needs a service never silently skips there."""
-    if IN_CI:
-        pytest.fail(f"{message} (CI=true: a required service must be running)")
-    pytest.skip(message)
+from tests import helpers
+from tests.helpers import DEFAULT_PASSWORD, PortalClient, service_missing
 
 
 # -- application ----------------------------------------------------------------------------------
@@ -176,44 +169,6 @@ def _isolated_db(request, app):
 
 
 # -- clients --------------------------------------------------------------------------------------
-CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
-
-
-class PortalClient(FlaskClient):
-    """A test client that sends the CSRF token with every POST, as the portal's pages do."""
-
-    def csrf_token(self) -> str:
-        """The token a page of the portal would carry for this client's session."""
-        page = super().get("/account/password" if self._logged_in() else "/login")
-        match = CSRF_RE.search(page.get_data(as_text=True))
-        assert match, f"no CSRF token on the page (status {page.status_code})"
-        return match.group(1)
-
-    def _logged_in(self) -> bool:
-        with self.session_transaction() as session:
-            return "_user_id" in session
-
-    def open(self, *args, **kwargs):
-        """Each request gets its own application context (so its own ``g`` and its own DB session),
-        as in production, rather than the one the test holds; the test's session is expired after it,
-        so objects the test holds show what the request wrote."""
-        db.session.commit()  # what the test set up is visible to the request (a SAVEPOINT release when rolled back)
-        ctx = self.application.app_context()
-        ctx.push()
-        try:
-            return super().open(*args, **kwargs)
-        finally:
-            ctx.pop()
-            db.session.expire_all()
-
-    def post(self, *args, csrf: bool = True, **kwargs):
-        if csrf:
-            headers = dict(kwargs.pop("headers", None) or {})
-            headers.setdefault("X-CSRFToken", self.csrf_token())
-            kwargs["headers"] = headers
-        return super().post(*args, **kwargs)
-
-
 @pytest.fixture
 def client(app) -> PortalClient:
     return app.test_client()
@@ -224,58 +179,33 @@ def runner(app):
     return app.test_cli_runner()
 
 
-HX = {"HX-Request": "true"}
-
-
-# -- factories ------------------------------------------------------------------------------------
-_seq = itertools.count(1)
-
-
-@pytest.fixture
-def make_department():
-    from portal.org.models import Department
-
-    def make(name: str | None = None, code: str | None = None, parent=None, head=None, active: bool = True):
-        n = next(_seq)
-        dept = Department(code=code or f"D{n}", name=name or f"测试部门{n}", parent=parent, head=head, active=active)
-        db.session.add(dept)
-        db.session.flush()
-        return dept
-
-    return make
-
-
-@pytest.fixture
-def make_user(make_department):
-    from portal.org.accounts import set_password
-    from portal.org.models import User
-    from portal.core.roles import EMPLOYEE
-
-    def make(username: str | None = None, roles=(EMPLOYEE,), department=None, password: str = DEFAULT_PASSWORD,
-             display_name: str | None = None, active: bool = True, must_change_password: bool = False):
-        n = next(_seq)
-        username = username or f"user{n}"
-        user = User(username=username, display_name=display_name or f"测试用户{n}", email=f"{username}@example.cn",
-                    department=department if department is not None else make_department(), active=active)
-        user.set_roles(set(roles))
-        db.session.add(user)
-        set_password(user, password, must_change=must_change_password)
-        db.session.flush()
-        return user
-
-    return make
-
-
 @pytest.fixture
 def login():
     """``login(client, user)``: log the client in through the real login form."""
+    return helpers.login
 
-    def do_login(client: PortalClient, user, password: str = DEFAULT_PASSWORD):
-        response = client.post("/login", data={"username": user.username, "password": password})
-        assert response.status_code in (302, 303), response.get_data(as_text=True)[:500]
-        return response
 
-    return do_login
+@pytest.fixture
+def client_for(app):
+    """``client_for(user)``: a fresh client (its own cookie jar) logged in as ``user``."""
+
+    def make(user, password: str = DEFAULT_PASSWORD) -> PortalClient:
+        return helpers.client_for(app, user, password)
+
+    return make
+
+
+# -- factories ------------------------------------------------------------------------------------
+@pytest.fixture
+def make_department():
+    """``make_department(name=None, code=None, parent=None, head=None, active=True)``"""
+    return helpers.create_department
+
+
+@pytest.fixture
+def make_user():
+    """``make_user(username=None, roles=(EMPLOYEE,), department=None, password=DEFAULT_PASSWORD, …)``"""
+    return helpers.create_user
 
 
 @pytest.fixture
@@ -291,4 +221,15 @@ def admin_client(client, admin, login):
     return client
 
 
-ROOT = Path(__file__).resolve().parent.parent
+@pytest.fixture
+def matrix_org(make_user) -> helpers.MatrixOrg:
+    """Departments with heads, processes with clauses and a complete responsibility matrix (one A each)."""
+    return helpers.seed_matrix(make_user)
+
+
+# -- queues ---------------------------------------------------------------------------------------
+@pytest.fixture
+def drain_queue(app):
+    """Empties the test Redis's default queue after the test (see ``helpers.drain_queue``)."""
+    yield
+    helpers.drain_queue()

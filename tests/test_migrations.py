@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
 import sqlalchemy as sa
 
 from tests.livesrv import BIN, ROOT, fresh_database, portal_env
+
+pytestmark = pytest.mark.slow  # each test runs the flask CLI in subprocesses (seconds)
 
 
 def _flask(env, *args):

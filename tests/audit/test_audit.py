@@ -13,7 +13,7 @@ from portal.audit.models import AuditEvent
 from portal.audit.services import GENESIS, compute_hash, record, snapshot, verify_chain
 from portal.extensions import db
 from portal.core.roles import ADMIN, QUALITY_MANAGER
-from tests.conftest import HX
+from tests.helpers import HX
 
 ROW_ID_RE = re.compile(r"<tr>\s*<td>(\d+)</td>")
 

@@ -10,8 +10,8 @@ from portal.audit.models import AuditEvent
 from portal.auth.models import LoginAttempt
 from portal.core.types import utcnow
 from portal.extensions import db
-from tests.auth.test_login import form_error
-from tests.conftest import DEFAULT_PASSWORD, HX
+from tests.auth.helpers import form_error
+from tests.helpers import DEFAULT_PASSWORD, HX
 
 WRONG = "Wrong-passw0rd"
 
@@ -67,7 +67,7 @@ def test_five_failures_lock_the_account_even_for_the_right_password(client, make
     locked = attempt(client, user.username, DEFAULT_PASSWORD, ip="10.8.0.1")
     assert locked.status_code == 422
     assert form_error(locked) == generic  # the same words as a wrong password: no hint of the lock
-    assert not client._logged_in()
+    assert not client.logged_in()
     assert audit_count("auth.login_failed", user.username) == 5
     assert audit_count("auth.login_locked", user.username) == 1
     assert audit_count("auth.login") == 0
@@ -81,7 +81,7 @@ def test_lock_also_refuses_htmx_logins(client, make_user):
     response = attempt(client, user.username, DEFAULT_PASSWORD, ip="10.8.0.2", headers=HX)
     assert response.status_code == 422
     assert "HX-Redirect" not in response.headers
-    assert not client._logged_in()
+    assert not client.logged_in()
 
 
 def test_failures_are_counted_case_insensitively(client, make_user):
@@ -97,7 +97,7 @@ def test_other_accounts_are_not_affected(client, app, make_user):
     fail(client, victim.username, 5)
     response = attempt(client, other.username, DEFAULT_PASSWORD)
     assert response.status_code == 303
-    assert client._logged_in()
+    assert client.logged_in()
 
 
 def test_five_failures_from_one_ip_lock_that_ip(app, make_user):
@@ -108,7 +108,7 @@ def test_five_failures_from_one_ip_lock_that_ip(app, make_user):
     target = users[5]
     refused = attempt(attacker, target.username, DEFAULT_PASSWORD, ip="10.0.0.5")
     assert refused.status_code == 422
-    assert not attacker._logged_in()
+    assert not attacker.logged_in()
     assert audit_count("auth.login_locked", target.username) == 1
     # the same account from another address is fine: its own count is zero
     elsewhere = app.test_client()
@@ -131,7 +131,7 @@ def test_lock_expires_after_the_window(client, make_user):
     age_attempts(16, username=user.username)
     response = attempt(client, user.username, DEFAULT_PASSWORD)
     assert response.status_code == 303
-    assert client._logged_in()
+    assert client.logged_in()
 
 
 def test_lock_holds_inside_the_window(client, make_user):

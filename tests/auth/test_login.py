@@ -1,14 +1,14 @@
-import re
-
 import pytest
 import sqlalchemy as sa
 from markupsafe import escape
 
 from portal.audit.models import AuditEvent
 from portal.auth.models import LoginAttempt
+from portal.core.roles import ADMIN, EMPLOYEE
 from portal.extensions import db
 from portal.org.models import User
-from tests.conftest import DEFAULT_PASSWORD, HX
+from tests.auth.helpers import field_errors, form_error
+from tests.helpers import DEFAULT_PASSWORD, HX
 
 
 def test_login_page_is_chinese_by_default(client):
@@ -44,20 +44,6 @@ def test_htmx_request_without_session_gets_hx_redirect(client):
 
 
 # -- helpers --------------------------------------------------------------------------------------
-FORM_ERROR_RE = re.compile(r'<div class="alert alert-danger" role="alert">\s*(.*?)\s*</div>\s*(?:<div class="mb-3|$)', re.S)
-FIELD_ERROR_RE = re.compile(r'<div class="invalid-feedback d-block">(.*?)</div>')
-
-
-def form_error(response) -> str:
-    """The form-level error text of a login page (the generic message), or '' when there is none."""
-    match = FORM_ERROR_RE.search(response.get_data(as_text=True))
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", match.group(1))).strip() if match else ""
-
-
-def field_errors(response) -> list[str]:
-    return FIELD_ERROR_RE.findall(response.get_data(as_text=True))
-
-
 def post_login(client, username, password, next_=None, **kwargs):
     data = {"username": username, "password": password}
     if next_ is not None:
@@ -151,7 +137,7 @@ def test_ten_thousand_characters_give_a_form_error(client, make_user, field):
     assert response.status_code == 422
     assert len(field_errors(response)) == 1  # "too long" on that field only
     assert 'id="%s"' % field in response.get_data(as_text=True)
-    assert not client._logged_in()
+    assert not client.logged_in()
     assert db.session.query(LoginAttempt).count() == 0
 
 
@@ -179,7 +165,7 @@ def test_hostile_input_gives_the_generic_error_and_is_escaped(client, admin, use
     assert form_error(response) or field_errors(response)
     assert "<script>alert" not in html
     assert "<img src=x" not in html
-    assert not client._logged_in()
+    assert not client.logged_in()
     # the tables are all still there, and the admin can still log in
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) >= 1
     assert post_login(client, admin.username, DEFAULT_PASSWORD).status_code == 303
@@ -211,7 +197,7 @@ def test_generic_message_is_identical_for_wrong_password_unknown_user_and_deacti
     messages = {form_error(r) for r in (wrong_password, unknown, deactivated)}
     assert {r.status_code for r in (wrong_password, unknown, deactivated)} == {422}
     assert len(messages) == 1 and "" not in messages, messages
-    assert not client._logged_in()
+    assert not client.logged_in()
     for response in (wrong_password, unknown, deactivated):
         assert field_errors(response) == []  # no field is singled out either
 
@@ -220,16 +206,18 @@ def test_username_is_case_and_space_insensitive(client, make_user):
     user = make_user("casey")
     response = post_login(client, "  CaSey ", DEFAULT_PASSWORD)
     assert response.status_code == 303
-    assert client._logged_in()
+    assert client.logged_in()
 
 
-def test_deactivated_users_session_ends(client, make_user, login):
-    user = make_user()
+@pytest.mark.parametrize("roles, url", [((EMPLOYEE,), "/"), ((ADMIN,), "/admin/audit/")], ids=["employee", "admin"])
+def test_deactivated_users_session_ends(client, make_user, login, roles, url):
+    """The next request of a deactivated user, an administrator's on an admin page too, goes to the login page."""
+    user = make_user(roles=roles)
     login(client, user)
-    assert client.get("/").status_code == 200
+    assert client.get(url).status_code == 200
     user.active = False
     db.session.flush()
-    response = client.get("/")
+    response = client.get(url)
     assert response.status_code == 302 and response.headers["Location"].startswith("/login")
 
 
@@ -255,7 +243,7 @@ def test_session_is_rotated_on_login(client, make_user):
     assert "planted" not in after  # nothing of the pre-login session survives ...
     assert after.get("csrf_token") != before["csrf_token"]
     assert after["lang"] == "en"  # ... but the chosen language
-    assert after["_user_id"] == f"{user.id}:{user.session_nonce}"
+    assert after["_user_id"].startswith(f"{user.id}:{user.session_nonce}:")  # id:nonce:this login's token
     # the CSRF token of the anonymous session is worthless now
     stale = client.post("/logout", headers={"X-CSRFToken": old_token}, csrf=False)
     assert stale.status_code == 400
@@ -277,7 +265,7 @@ def test_htmx_login_gets_hx_redirect(client, make_user):
     assert response.status_code == 204
     assert response.headers["HX-Redirect"] == "/admin/audit/"
     assert "Location" not in response.headers
-    assert client._logged_in()
+    assert client.logged_in()
 
 
 def test_htmx_login_failure_returns_the_form_fragment(client, make_user):
@@ -308,7 +296,7 @@ def test_logout_needs_post_and_is_recorded(client, make_user, login):
     response = client.post("/logout")
     assert response.status_code == 302 and response.headers["Location"] == "/login"
     assert db.session.query(AuditEvent).filter_by(action="auth.logout", actor_id=user.id).count() == 1
-    assert not client._logged_in()
+    assert not client.logged_in()
 
 
 @pytest.mark.parametrize("username, password", [("用户\x00名", "x"), ("admin_t", "pass\x00word")])
@@ -317,5 +305,5 @@ def test_nul_bytes_are_refused_not_a_server_error(client, admin, username, passw
     response = post_login(client, username, password)
     assert response.status_code == 400
     assert 'data-status="400"' in response.get_data(as_text=True)
-    assert not client._logged_in()
+    assert not client.logged_in()
     assert post_login(client, admin.username, DEFAULT_PASSWORD).status_code == 303

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from tests.conftest import service_missing
+from tests.helpers import service_missing
 from tests.livesrv import LiveServer
 
 CHROMIUM = "/usr/bin/chromium"

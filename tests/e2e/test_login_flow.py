@@ -1,7 +1,7 @@
 """Log in in Chinese, see the home page, log out — in a real browser against the real server."""
 import pytest
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
 def test_login_home_logout_in_chinese(page, live_server, tmp_path):

@@ -1,10 +1,11 @@
-"""The quality policy end to end: the quality manager drafts, signs and publishes a version; 张三
+"""The quality policy end to end: the quality manager drafts a version, the head of the quality department
+signs it (never the author), the quality manager publishes it after confirming; 张三 is notified and
 acknowledges it; 客服部's acknowledgement count moves on the rates page."""
 from __future__ import annotations
 
 import pytest
 
-pytestmark = [pytest.mark.e2e]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 STATEMENT = "以客户为中心，规范服务，持续改进，追求卓越（浏览器测试版）"
 BODY = "客户满意是我们工作的出发点和落脚点。\n\n全体员工严格执行服务标准和操作规程。"
@@ -66,18 +67,30 @@ def _run(browser, base, page):
         page.locator("#save-draft").click()
         page.wait_for_selector("#policy-detail")
     assert page.locator("#policy-status").get_attribute("data-status") in ("draft", "approved")
-    if page.locator("#approve-form").count():
-        page.locator("#approve-form #password").fill("wrong-password")
-        page.locator("#approve-button").click()
-        page.wait_for_selector("#approve-form .invalid-feedback")  # refused in place, nothing signed
-        assert page.locator("#policy-status").get_attribute("data-status") == "draft"
-        page.locator("#approve-form #password").fill("demo1234")
-        page.locator("#approve-button").click()
-        page.wait_for_selector("#publish-button")
+    draft_url = page.url
+    if page.locator("#policy-status").get_attribute("data-status") == "draft":
+        assert page.locator("#approve-form").count() == 0 and page.locator("#own-draft").count() == 1  # four eyes
+        signer_context, signer = new_page(browser, base)
+        try:
+            log_in(signer, base, "head_qa")
+            signer.goto(draft_url)
+            signer.locator("#approve-form #password").fill("wrong-password")
+            signer.locator("#approve-button").click()
+            signer.wait_for_selector("#approve-form .invalid-feedback")  # refused in place, nothing signed
+            assert signer.locator("#policy-status").get_attribute("data-status") == "draft"
+            signer.locator("#approve-form #password").fill("demo1234")
+            signer.locator("#approve-button").click()
+            signer.wait_for_selector("#publish-button")
+        finally:
+            signer_context.close()
+        page.reload()
     assert page.locator("#policy-status").get_attribute("data-status") == "approved"
-    assert page.locator("#policy-signatures").inner_text().count("周静怡") == 1
+    assert page.locator("#policy-signatures").inner_text().count("陈思远") == 1
+    confirmations = []
+    page.once("dialog", lambda dialog: (confirmations.append(dialog.message), dialog.accept()))
     page.locator("#publish-button").click()
     page.wait_for_url(base + "/quality/policy/")
+    assert confirmations and "全体员工" in confirmations[0]
     assert page.locator("#policy-title").inner_text() == STATEMENT
     acknowledged_before, active = kf_counts(page)
     assert active > acknowledged_before
@@ -87,6 +100,9 @@ def _run(browser, base, page):
     try:
         log_in(other, base, "zhangsan")
         assert STATEMENT in other.locator("#home-policy").inner_text()
+        other.goto("/notifications")
+        assert "新版质量方针已发布" in other.locator("main").inner_text()
+        other.goto("/")
         other.locator("#home-policy-read").click()
         other.wait_for_url(base + "/quality/policy/")
         assert "全体员工严格执行服务标准和操作规程。" in other.locator("#policy-current").inner_text()

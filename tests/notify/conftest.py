@@ -1,10 +1,11 @@
-"""Fixtures of the notification tests (none of them autouse)."""
+"""Fixtures of the notification tests (none of them autouse; ``drain_queue`` is in tests/conftest.py)."""
 from __future__ import annotations
 
 import pytest
 
 from portal.extensions import db
-from tests.notify.helpers import SENDER, RecordingHandler, RobotReceiver, SMTPServer, free_port
+from tests.livesrv import free_port
+from tests.notify.helpers import RecordingHandler, RobotReceiver, SENDER, SMTPServer
 
 
 @pytest.fixture
@@ -43,18 +44,3 @@ def robots():
     receiver = RobotReceiver().start()
     yield receiver
     receiver.stop()
-
-
-@pytest.fixture
-def drain_queue(app):
-    """Jobs enqueued after commit (deliver_batch, run_digest) must not linger in the test Redis for a
-    worker of another test to pick up: empty the queue afterwards. Redis being down is not this test's concern."""
-    yield
-    import redis
-
-    from portal.extensions import rq
-
-    try:
-        rq.queue("default").empty()
-    except (redis.RedisError, OSError):
-        pass

@@ -1,5 +1,5 @@
 """Helpers of the notification tests: a real SMTP server (aiosmtpd), a real HTTP receiver for the
-group-chat robots, Asia/Shanghai moments, and parsing of what arrived."""
+group-chat robots, and parsing of what arrived (Asia/Shanghai moments, ``sh``, are in tests/helpers.py)."""
 from __future__ import annotations
 
 import base64
@@ -8,13 +8,10 @@ import email.policy
 import hashlib
 import hmac
 import json
-import socket
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
@@ -22,19 +19,7 @@ from aiosmtpd.controller import Controller
 from portal.extensions import db
 from portal.notify.models import CapturedEmail, Delivery, Digest, Notification
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 SENDER = "服务质量门户 <quality@example.cn>"
-
-
-def sh(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
-    """A wall-clock moment in Asia/Shanghai, as an aware UTC datetime (what the services take)."""
-    return datetime(year, month, day, hour, minute, tzinfo=SHANGHAI).astimezone(timezone.utc)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # -- SMTP -----------------------------------------------------------------------------------------
@@ -215,10 +200,6 @@ def deliveries(**where) -> list[Delivery]:
 
 def email_deliveries_of(note: Notification) -> list[Delivery]:
     return deliveries(notification_id=note.id, channel="email")
-
-
-def count(model) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
 def captured() -> list[CapturedEmail]:

@@ -11,7 +11,7 @@ from portal.notify.digest import preview
 from portal.notify.models import INAPP
 from portal.notify.services import notify, set_preference
 from portal.core.roles import DEPT_HEAD, EMPLOYEE
-from tests.notify.helpers import sh
+from tests.helpers import sh
 
 DAY = date(2025, 9, 30)
 OLD = sh(2025, 9, 25, 9, 0)  # unread for more than 3 days on DAY

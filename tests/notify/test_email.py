@@ -12,11 +12,10 @@ from portal.notify import registry
 from portal.notify.admin import ANNOUNCEMENT
 from portal.notify.delivery import process, sweep
 from portal.notify.digest import build_day, digest_subject
-from portal.notify.models import DIGEST, FAILED, INAPP, INSTANT, PENDING, SENT, CapturedEmail, Delivery, Digest
+from portal.notify.models import DIGEST, FAILED, INAPP, INSTANT, PENDING, SENT, CapturedEmail, Digest
 from portal.notify.services import get_settings, notify, notify_many, set_preference
-from tests.notify.helpers import (
-    SHANGHAI, captured, count, deliveries, email_deliveries_of, parse, raw_header, raw_headers, sh,
-)
+from tests.helpers import SHANGHAI, count, reloaded, sh
+from tests.notify.helpers import captured, deliveries, email_deliveries_of, parse, raw_header, raw_headers
 
 pytestmark = pytest.mark.usefixtures("drain_queue")
 
@@ -69,8 +68,7 @@ def test_email_arrives_multipart_with_rfc2047_chinese_subject(make_user, smtp_se
     assert "请于本周五前完成整改，并在门户中提交说明。&lt;附件&gt; &amp; 记录" in html
     assert 'href="http://127.0.0.1:5000/notifications"' in html
 
-    db.session.expire_all()
-    delivery = db.session.get(Delivery, delivery.id)
+    delivery = reloaded(delivery)
     assert delivery.status == SENT and delivery.attempts == 1 and delivery.sent_at is not None
     assert count(CapturedEmail) == 0  # an SMTP host is configured: nothing is captured
 
@@ -97,19 +95,24 @@ def test_a_batch_shares_one_smtp_connection(make_user, smtp_server, use_smtp):
 
 
 # -- outages and refusals -------------------------------------------------------------------------
-@pytest.mark.committing
-def test_server_down_backs_off_then_delivers_exactly_once(app, make_user, smtp_server, use_smtp):
+def _delivery_to_a_stopped_server(smtp_server, use_smtp, make_user, title: str):
+    """(server, user, delivery): an email delivery, committed, for an SMTP server that is not listening yet."""
     server = smtp_server(start=False)  # nothing listens on the port yet
     use_smtp(server.port)
     user = make_user()
-    note = notify(user, ANNOUNCEMENT, "待办提醒：请确认整改计划", now=NOW)
+    note = notify(user, ANNOUNCEMENT, title, now=NOW)
     db.session.commit()
     [delivery] = email_deliveries_of(note)
+    return server, user, delivery
+
+
+@pytest.mark.committing
+def test_server_down_backs_off_then_delivers_exactly_once(app, make_user, smtp_server, use_smtp):
+    server, user, delivery = _delivery_to_a_stopped_server(smtp_server, use_smtp, make_user, "待办提醒：请确认整改计划")
     backoff = app.config["PORTAL_DELIVERY_BACKOFF_SECONDS"]
 
     assert process([delivery.id], now=NOW) == {"sent": 0, "retry": 1, "failed": 0}
-    db.session.expire_all()
-    delivery = db.session.get(Delivery, delivery.id)
+    delivery = reloaded(delivery)
     assert delivery.status == PENDING and delivery.attempts == 1
     assert delivery.next_attempt_at == NOW + timedelta(seconds=backoff)
     assert "cannot connect" in delivery.last_error
@@ -120,8 +123,7 @@ def test_server_down_backs_off_then_delivers_exactly_once(app, make_user, smtp_s
 
     second = NOW + timedelta(seconds=backoff)
     assert process([delivery.id], now=second)["retry"] == 1
-    db.session.expire_all()
-    delivery = db.session.get(Delivery, delivery.id)
+    delivery = reloaded(delivery)
     assert delivery.attempts == 2 and delivery.next_attempt_at == second + timedelta(seconds=backoff * 2)
 
     server.start()
@@ -131,34 +133,26 @@ def test_server_down_backs_off_then_delivers_exactly_once(app, make_user, smtp_s
     assert process([delivery.id], now=later + timedelta(hours=1))["sent"] == 0
     assert sweep(later + timedelta(days=1)) == []
     assert server.handler.recipients() == [user.email]
-    db.session.expire_all()
-    delivery = db.session.get(Delivery, delivery.id)
+    delivery = reloaded(delivery)
     assert delivery.status == SENT and delivery.attempts == 3 and delivery.last_error == ""
 
 
 @pytest.mark.committing
 def test_after_max_attempts_the_delivery_fails_and_an_admin_retries_it(app, admin, client, login, make_user,
                                                                         smtp_server, use_smtp, redis_url):
-    server = smtp_server(start=False)
-    use_smtp(server.port)
-    user = make_user()
-    note = notify(user, ANNOUNCEMENT, "质量月报已发布", now=NOW)
-    db.session.commit()
-    [delivery] = email_deliveries_of(note)
+    server, user, delivery = _delivery_to_a_stopped_server(smtp_server, use_smtp, make_user, "质量月报已发布")
     max_attempts = app.config["PORTAL_DELIVERY_MAX_ATTEMPTS"]
     backoff = app.config["PORTAL_DELIVERY_BACKOFF_SECONDS"]
 
     moment = NOW
     for attempt in range(1, max_attempts):
         assert process([delivery.id], now=moment) == {"sent": 0, "retry": 1, "failed": 0}
-        db.session.expire_all()
-        delivery = db.session.get(Delivery, delivery.id)
+        delivery = reloaded(delivery)
         assert delivery.attempts == attempt
         assert delivery.next_attempt_at == moment + timedelta(seconds=backoff * 2 ** (attempt - 1))
         moment = delivery.next_attempt_at
     assert process([delivery.id], now=moment) == {"sent": 0, "retry": 0, "failed": 1}
-    db.session.expire_all()
-    delivery = db.session.get(Delivery, delivery.id)
+    delivery = reloaded(delivery)
     assert delivery.status == FAILED and delivery.attempts == max_attempts
     assert sweep(moment + timedelta(days=30)) == []  # failed rows are left alone
 
@@ -173,8 +167,7 @@ def test_after_max_attempts_the_delivery_fails_and_an_admin_retries_it(app, admi
 
     response = client.post(f"/admin/notify/deliveries/{delivery.id}/retry")
     assert response.status_code == 303 and response.headers["Location"] == "/admin/notify/jobs"
-    db.session.expire_all()
-    delivery = db.session.get(Delivery, delivery.id)
+    delivery = reloaded(delivery)
     assert delivery.status == PENDING and delivery.attempts == 0
     assert f'id="delivery-{delivery.id}"' not in client.get("/admin/notify/jobs").get_data(as_text=True)
     # Retrying a delivery that is not failed is a 404.

@@ -12,7 +12,8 @@ from portal.notify.jobs import run_digest, tick
 from portal.notify.models import DIGEST, INAPP, SENT, CapturedEmail, Delivery, Digest
 from portal.notify.services import notify, set_preference
 from portal.core.roles import DEPT_HEAD, EMPLOYEE
-from tests.notify.helpers import count, email_deliveries_of, sh
+from tests.helpers import count, sh
+from tests.notify.helpers import email_deliveries_of
 
 DAY = date(2025, 9, 30)  # a Tuesday, a working day
 DAYS = [DAY, date(2025, 10, 1)]

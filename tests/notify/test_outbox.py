@@ -8,9 +8,8 @@ from portal.notify.admin import ANNOUNCEMENT
 from portal.notify.delivery import process
 from portal.notify.models import SENT, Delivery
 from portal.notify.services import notify
-from tests.conftest import HX
-from tests.notify.helpers import captured, email_deliveries_of, parse, sh
-from tests.org.helpers import assert_full_page, assert_partial
+from tests.helpers import HX, assert_full_page, assert_partial, sh
+from tests.notify.helpers import captured, email_deliveries_of, parse
 
 pytestmark = pytest.mark.usefixtures("drain_queue")
 

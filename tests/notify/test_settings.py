@@ -8,9 +8,7 @@ from portal.core.errors import PermissionDenied, ServiceError
 from portal.extensions import db
 from portal.notify.models import NotifySettings
 from portal.notify.services import decrypt_secret, get_settings, save_settings
-from tests.conftest import HX
-from tests.notify.helpers import count
-from tests.org.helpers import audit, field_has_error
+from tests.helpers import HX, audit, count, field_has_error
 
 GOOD = {
     "smtp_host": "smtp.example.cn", "smtp_port": "465", "smtp_security": "ssl", "smtp_user": "portal",

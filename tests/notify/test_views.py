@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -17,39 +16,11 @@ from portal.notify.models import DIGEST, INAPP, Notification, NotificationPrefer
 from portal.notify.services import notify, set_preference
 from portal.org.models import User
 from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
-from tests.conftest import HX
-from tests.notify.helpers import count
-from tests.org.helpers import assert_full_page, assert_partial, audit, flashes, text
+from tests.helpers import HX, assert_full_page, assert_partial, audit, count, count_queries, flashes, text
 
 pytestmark = pytest.mark.usefixtures("drain_queue")
 
 ITEM_RE = re.compile(r'id="notification-(\d+)"')
-
-
-@pytest.fixture
-def client_for(app, login):
-    def make(user):
-        other = app.test_client()
-        login(other, user)
-        return other
-
-    return make
-
-
-@contextmanager
-def counting_queries():
-    statements = []
-
-    def before(conn, cursor, statement, parameters, context, executemany):
-        # SAVEPOINT / ROLLBACK TO are the test harness's transaction, not the view's queries
-        if not re.match(r"\s*(SAVEPOINT|RELEASE|ROLLBACK)\b", statement, re.I):
-            statements.append(statement)
-
-    sa.event.listen(db.engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        sa.event.remove(db.engine, "before_cursor_execute", before)
 
 
 def _notes(user, n, kind=ANNOUNCEMENT, title="通知", **kw):
@@ -113,7 +84,7 @@ def test_bell_is_tiny_and_runs_a_constant_number_of_queries(client, login, make_
     login(client, user)
 
     def bell():
-        with counting_queries() as statements:
+        with count_queries() as statements:
             response = client.get("/notifications/bell", headers=HX)
         assert response.status_code == 200
         assert len(response.data) < 600, len(response.data)

@@ -11,9 +11,8 @@ from portal.notify.admin import ANNOUNCEMENT, save_webhook
 from portal.notify.delivery import process
 from portal.notify.models import FAILED, INAPP, PENDING, SENT, Delivery, Webhook
 from portal.notify.services import decrypt_secret, notify, set_preference
-from tests.conftest import HX
-from tests.notify.helpers import count, deliveries, sh
-from tests.org.helpers import audit, field_has_error
+from tests.helpers import HX, audit, count, field_has_error, reloaded, sh
+from tests.notify.helpers import deliveries
 
 pytestmark = pytest.mark.usefixtures("drain_queue")
 
@@ -85,8 +84,7 @@ def test_a_wrong_secret_is_refused_and_the_delivery_fails_for_good(platform, err
 
     [(_p, _q, _b, accepted)] = robots.received
     assert not accepted
-    db.session.expire_all()
-    delivery = db.session.get(Delivery, delivery.id)
+    delivery = reloaded(delivery)
     assert delivery.status == FAILED and delivery.attempts == 1 and error in delivery.last_error
 
 
@@ -122,7 +120,7 @@ def test_every_active_robot_of_the_department_and_no_other(admin, make_user, mak
 
 @pytest.mark.committing
 def test_robot_server_down_is_retried_later(admin, make_user, make_department, robots):
-    from tests.notify.helpers import free_port
+    from tests.livesrv import free_port
 
     dept = make_department()
     save_webhook(admin, None, department_id=dept.id, platform="wecom", url=f"http://127.0.0.1:{free_port()}/wecom",
@@ -131,8 +129,7 @@ def test_robot_server_down_is_retried_later(admin, make_user, make_department, r
     note = _raise(make_user, dept)
     [delivery] = deliveries(notification_id=note.id, channel="webhook")
     assert process([delivery.id], now=NOW) == {"sent": 0, "retry": 1, "failed": 0}
-    db.session.expire_all()
-    delivery = db.session.get(Delivery, delivery.id)
+    delivery = reloaded(delivery)
     assert delivery.status == PENDING and delivery.attempts == 1 and delivery.next_attempt_at > NOW
 
 

@@ -10,7 +10,6 @@ import pytest
 from portal.extensions import db
 from portal.objectives.models import GE, MANUAL, MONTH, Measurement, Objective
 from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
-from tests.conftest import DEFAULT_PASSWORD
 
 
 @pytest.fixture
@@ -68,29 +67,7 @@ def add_measurement():
     return add
 
 
-@pytest.fixture
-def client_for(app, login):
-    """``client_for(user)``: a fresh client (its own cookie jar) logged in as ``user``."""
-
-    def make(user, password: str = DEFAULT_PASSWORD):
-        other = app.test_client()
-        login(other, user, password)
-        return other
-
-    return make
-
-
 @pytest.fixture(autouse=True)
-def _drain_queue(app):
+def _drain_queue(drain_queue):
     """Email deliveries of the missed-objective notifications are enqueued after commit; do not leave them in the
     test Redis for another test's worker."""
-    yield
-    import redis
-
-    from portal.extensions import rq
-
-    try:
-        rq.queue("default").empty()
-    except (redis.RedisError, OSError):
-        pass
-

@@ -1,4 +1,4 @@
-"""Helpers of the objectives tests."""
+"""Helpers of the objectives tests (the ones every domain uses are in tests/helpers.py)."""
 from __future__ import annotations
 
 import re
@@ -9,6 +9,7 @@ from portal.audit.models import AuditEvent
 from portal.extensions import db
 from portal.notify.models import Notification
 from portal.objectives.models import Measurement, Objective
+from tests.helpers import count
 
 POLYLINE_RE = re.compile(r'<polyline class="sparkline-line" points="([^"]*)"')
 
@@ -16,10 +17,6 @@ POLYLINE_RE = re.compile(r'<polyline class="sparkline-line" points="([^"]*)"')
 def measurements_of(objective) -> list[Measurement]:
     return list(db.session.scalars(
         sa.select(Measurement).where(Measurement.objective_id == objective.id).order_by(Measurement.period_start)))
-
-
-def count(model) -> int:
-    return db.session.scalar(sa.select(sa.func.count()).select_from(model))
 
 
 def db_state() -> dict[str, int]:

@@ -10,7 +10,8 @@ from portal.objectives import services
 from portal.objectives.demo import OBJECTIVES, seed_objectives
 from portal.objectives.models import AT_RISK, MISSED, MONTH, ON_TRACK, Measurement, Objective
 from portal.processes.models import Process
-from tests.objectives.helpers import count, measurements_of, missed_notifications
+from tests.helpers import count
+from tests.objectives.helpers import measurements_of, missed_notifications
 
 NOW = datetime(2025, 11, 20, 2, 0, tzinfo=timezone.utc)  # 20 November in Shanghai: last month is October
 

@@ -9,8 +9,8 @@ import pytest
 from portal.objectives import registry
 from portal.objectives.jobs import compute_automatic_measurements
 from portal.objectives.models import QUARTER, YEAR
+from tests.helpers import audit
 from tests.objectives.helpers import measurements_of, missed_notifications
-from tests.org.helpers import audit
 
 KEY = "test.ack_rate"
 

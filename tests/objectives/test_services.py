@@ -13,8 +13,8 @@ from portal.extensions import db
 from portal.objectives import registry, services
 from portal.objectives.models import AT_RISK, LE, MISSED, ON_TRACK, QUARTER, Measurement, Objective
 from portal.processes.models import Process
-from tests.objectives.helpers import count, db_state, measurements_of, missed_notifications
-from tests.org.helpers import audit
+from tests.helpers import audit, count
+from tests.objectives.helpers import db_state, measurements_of, missed_notifications
 
 TODAY = date(2025, 6, 15)
 

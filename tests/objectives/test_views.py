@@ -11,9 +11,8 @@ import sqlalchemy as sa
 from portal.extensions import db
 from portal.objectives import registry, services
 from portal.objectives.models import LE, MISSED, MONTH, QUARTER, Objective
-from tests.conftest import HX
+from tests.helpers import HX, assert_full_page, assert_page, assert_partial, audit, field_has_error, flashes, text
 from tests.objectives.helpers import db_state, measurements_of, missed_notifications, polylines
-from tests.org.helpers import assert_full_page, assert_partial, audit, field_has_error, flashes, text
 
 BASE = "/quality/objectives"
 
@@ -176,7 +175,7 @@ def test_create_objective_validation(client_for, org, overrides, field, hx):
     client = client_for(org.quality)
     state = db_state()
     response = client.post(f"{BASE}/new", data=objective_form(org.kf, **overrides), headers=HX if hx else {})
-    body = assert_partial(response, 422) if hx else assert_full_page(response, 422)
+    body = assert_page(response, hx, 422)
     if hx:
         assert body.lstrip().startswith("<form")
     assert field_has_error(body, field), body
@@ -289,7 +288,7 @@ def test_bad_values_are_refused(client_for, org, kf_objective, hx, case):
     client = client_for(org.quality)
     state = db_state()
     response = client.post(f"{BASE}/{kf_objective.id}/measurements", data=data, headers=HX if hx else {})
-    body = assert_partial(response, 422) if hx else assert_full_page(response, 422)
+    body = assert_page(response, hx, 422)
     if hx:
         assert body.lstrip().startswith('<section id="objective-measurements"') and 'role="status"' not in body
     assert field_has_error(body, field), body

@@ -11,18 +11,10 @@ from portal.extensions import db
 from portal.org import services
 from portal.org.models import Department, Position, User
 from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE
-from tests.conftest import HX
-from tests.org.conftest import NON_ADMIN_ROLES
-from tests.org.helpers import (
-    assert_full_page,
-    assert_partial,
-    audit,
-    audit_count,
-    db_state,
-    field_has_error,
-    flashes,
-    text,
+from tests.helpers import (
+    HX, assert_full_page, assert_page, assert_partial, audit, audit_count, field_has_error, flashes, text,
 )
+from tests.org.helpers import NON_ADMIN_ROLES, db_state
 
 DEPTS = "/admin/org/departments"
 
@@ -128,7 +120,7 @@ def test_create_department_via_htmx(admin_client):
 def test_create_department_validation(admin_client, tree, overrides, field, hx):
     state = db_state()
     response = admin_client.post(DEPTS, data=dept_form(**overrides), headers=HX if hx else {})
-    body = assert_partial(response, 422) if hx else assert_full_page(response, 422)
+    body = assert_page(response, hx, 422)
     if hx:
         assert body.lstrip().startswith("<form")
     assert field_has_error(body, field), body
@@ -337,7 +329,7 @@ def test_department_detail_page_and_partial(admin_client, make_department, make_
 def test_add_position(admin_client, admin, make_department, hx):
     dept = make_department()
     response = admin_client.post(f"{DEPTS}/{dept.id}", data={"name": "  质检员 "}, headers=HX if hx else {})
-    body = assert_partial(response) if hx else assert_full_page(response)
+    body = assert_page(response, hx)
     position = db.session.scalar(sa.select(Position).where(Position.department_id == dept.id))
     assert position.name == "质检员" and position.active is True
     assert "质检员" in body and 'value=""' in re.search(r'<input[^>]*id="name"[^>]*>', body).group(0)  # form emptied
@@ -353,7 +345,7 @@ def test_add_position_validation(admin_client, make_department, name, hx):
     db.session.flush()
     state = db_state()
     response = admin_client.post(f"{DEPTS}/{dept.id}", data={"name": name}, headers=HX if hx else {})
-    body = assert_partial(response, 422) if hx else assert_full_page(response, 422)
+    body = assert_page(response, hx, 422)
     assert field_has_error(body, "name")
     assert db_state() == state
 

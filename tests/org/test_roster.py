@@ -22,18 +22,10 @@ from portal.extensions import db
 from portal.org import roster
 from portal.org.models import Position, User
 from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
-from tests.conftest import DEFAULT_PASSWORD, HX
-from tests.org.conftest import NON_ADMIN_ROLES
-from tests.org.helpers import (
-    assert_full_page,
-    assert_partial,
-    audit,
-    db_state,
-    flashes,
-    plain_text,
-    text,
-    user_by_name,
+from tests.helpers import (
+    DEFAULT_PASSWORD, HX, assert_full_page, assert_page, assert_partial, audit, flashes, plain_text, text,
 )
+from tests.org.helpers import NON_ADMIN_ROLES, db_state, user_by_name
 
 ROSTER = "/admin/org/roster"
 HEADER = ["用户名", "姓名", "邮箱", "部门", "岗位", "角色"]
@@ -382,7 +374,7 @@ def test_bad_files_are_refused_and_nothing_is_written(admin_client, org, case, h
     filename, build = BAD_FILES[case]
     state = db_state()
     response = upload(admin_client, filename, build(), hx=hx)
-    body = assert_partial(response, 422) if hx else assert_full_page(response, 422)
+    body = assert_page(response, hx, 422)
     preview = body[body.index('<div id="roster-preview">'):]
     alert = re.search(r'<div class="alert alert-danger" role="alert">(.*?)</div>\s*(?:</div>|<table|$)', preview, re.S)
     assert alert, preview[:1000]

@@ -15,23 +15,11 @@ from portal.extensions import db
 from portal.org import roster, services
 from portal.org.models import Position, User
 from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
-from tests.conftest import DEFAULT_PASSWORD, HX
-from tests.org.conftest import NON_ADMIN_ROLES
-from tests.org.helpers import (
-    TEMP_PASSWORD_RE,
-    assert_full_page,
-    assert_partial,
-    audit,
-    audit_count,
-    db_state,
-    field_has_error,
-    flashes,
-    plain_text,
-    text,
-    user_by_name,
-    user_count,
-    user_row_ids,
+from tests.helpers import (
+    DEFAULT_PASSWORD, HX, assert_full_page, assert_page, assert_partial, audit, audit_count, field_has_error, flashes,
+    plain_text, text,
 )
+from tests.org.helpers import NON_ADMIN_ROLES, TEMP_PASSWORD_RE, db_state, user_by_name, user_count, user_row_ids
 
 USERS = "/admin/org/users"
 
@@ -87,7 +75,7 @@ def test_active_search_matches_username_name_and_email(admin_client, make_user, 
     sun.email = "s7@qa-team.cn"
     db.session.flush()
     response = admin_client.get(USERS, query_string={"q": query}, headers=HX if hx else {})
-    body = assert_partial(response) if hx else assert_full_page(response)
+    body = assert_page(response, hx)
     found = {u for u, user in (("zhaoliu", zhao), ("sunqi", sun)) if f'<tr id="user-{user.id}"' in body}
     assert found == expected
     if not expected:
@@ -109,7 +97,7 @@ def test_department_filter(admin_client, make_user, make_department, hx):
     in_sales = make_user(department=sales)
     in_service = make_user(department=service)
     response = admin_client.get(USERS, query_string={"department": sales.id}, headers=HX if hx else {})
-    body = assert_partial(response) if hx else assert_full_page(response)
+    body = assert_page(response, hx)
     assert user_row_ids(body) == [in_sales.id]
     assert in_service.id not in user_row_ids(body)
     if not hx:  # the filter box keeps the choice
@@ -126,7 +114,7 @@ def test_status_filter(admin_client, make_user, make_department, status, expect_
     if status:
         params["status"] = status
     response = admin_client.get(USERS, query_string=params, headers=HX if hx else {})
-    body = assert_partial(response) if hx else assert_full_page(response)
+    body = assert_page(response, hx)
     ids = user_row_ids(body)
     assert (active.id in ids) is expect_active
     assert (inactive.id in ids) is expect_inactive
@@ -259,7 +247,7 @@ def test_username_is_normalised(admin_client):
 def test_create_user_validation_errors_are_422(admin_client, overrides, field, hx):
     state = db_state()
     response = admin_client.post(f"{USERS}/new", data=user_form(**overrides), headers=HX if hx else {})
-    body = assert_partial(response, 422) if hx else assert_full_page(response, 422)
+    body = assert_page(response, hx, 422)
     assert field_has_error(body, field), body
     assert body.count("invalid-feedback d-block") == 1  # exactly this field's message
     assert db_state() == state

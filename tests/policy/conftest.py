@@ -4,22 +4,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import pytest
-import sqlalchemy as sa
 
 from portal.extensions import db
 from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
-from portal.policy import services
-from tests.conftest import DEFAULT_PASSWORD
-
-POLICY_TITLE = "以客户为中心，规范服务，持续改进，追求卓越"
-POLICY_BODY = "客户满意是我们工作的出发点。\n每一位员工都清楚自己的质量职责。\n\n我们依据数据持续改进。"
-
-
-def msg(msgid: str, **values) -> str:
-    """A message as the portal shows it (in the default locale), so the tests survive translation."""
-    from flask_babel import gettext
-
-    return gettext(msgid, **values)
+from tests.policy.helpers import publish_version
 
 
 @pytest.fixture
@@ -42,64 +30,6 @@ def org(make_user, make_department):
                            employee=employee, lisi=lisi, wangwu=wangwu, gone=gone)
 
 
-def publish_version(actor, title: str = POLICY_TITLE, body: str = POLICY_BODY):
-    """Draft, approve (with the actor's signature) and publish a version through the services."""
-    policy = services.create_draft(actor, title, body)
-    services.approve_policy(actor, policy, DEFAULT_PASSWORD)
-    services.publish_policy(actor, policy)
-    db.session.flush()
-    return policy
-
-
 @pytest.fixture
 def published(org):
-    return publish_version(org.quality)
-
-
-@pytest.fixture
-def client_for(app, login):
-    """``client_for(user)``: a fresh client (its own cookie jar) logged in as ``user``."""
-
-    def make(user, password: str = DEFAULT_PASSWORD):
-        other = app.test_client()
-        login(other, user, password)
-        return other
-
-    return make
-
-
-@pytest.fixture
-def drain_queue(app):
-    """Reminder emails are enqueued after commit: leave nothing in the test Redis for another test's worker."""
-    yield
-    import redis
-
-    from portal.extensions import rq
-
-    try:
-        rq.queue("default").empty()
-    except (redis.RedisError, OSError):
-        pass
-
-
-@pytest.fixture
-def count_queries(app):
-    """``with count_queries() as statements:`` collects the SQL run meanwhile (not the test's savepoints)."""
-    import contextlib
-    import re
-
-    @contextlib.contextmanager
-    def counting():
-        statements: list[str] = []
-
-        def before(conn, cursor, statement, parameters, context, executemany):
-            if not re.match(r"\s*(SAVEPOINT|RELEASE|ROLLBACK)\b", statement, re.I):
-                statements.append(statement)
-
-        sa.event.listen(db.engine, "before_cursor_execute", before)
-        try:
-            yield statements
-        finally:
-            sa.event.remove(db.engine, "before_cursor_execute", before)
-
-    return counting
+    return publish_version(org.quality, org.admin)

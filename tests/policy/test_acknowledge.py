@@ -11,9 +11,8 @@ from portal.extensions import db
 from portal.home.registry import todo_items
 from portal.policy import services
 from portal.policy.models import PolicyAcknowledgement
-from tests.conftest import HX
-from tests.org.helpers import assert_full_page, assert_partial, audit, flashes, plain_text, text
-from tests.policy.conftest import POLICY_TITLE, msg, publish_version
+from tests.helpers import HX, assert_full_page, assert_partial, audit, flashes, msg, plain_text, text
+from tests.policy.helpers import POLICY_TITLE, publish_version
 
 BASE = "/quality/policy"
 NOT_CURRENT = "Version %(version)d is not the current quality policy. Please read the current one."
@@ -98,7 +97,7 @@ def test_index_plain_and_htmx_and_without_a_policy(client_for, org):
     employee = client_for(org.employee)
     body = assert_full_page(employee.get(f"{BASE}/"))
     assert 'id="no-policy"' in body and 'id="policy-versions-link"' not in body
-    publish_version(org.quality)
+    publish_version(org.quality, org.admin)
     body = assert_partial(employee.get(f"{BASE}/", headers=HX))
     assert body.lstrip().startswith('<div id="policy-current">') and POLICY_TITLE in body
     manager = assert_full_page(client_for(org.quality).get(f"{BASE}/"))
@@ -109,7 +108,7 @@ def test_index_plain_and_htmx_and_without_a_policy(client_for, org):
 
 def test_acknowledging_a_superseded_version_is_refused(client_for, org, published):
     employee = client_for(org.employee)
-    publish_version(org.quality, title="第二版方针")
+    publish_version(org.quality, org.admin, title="第二版方针")
     response = employee.post(f"{BASE}/{published.id}/acknowledge", headers=HX)
     body = assert_partial(response, 422)
     assert msg(NOT_CURRENT, version=1) in plain_text(body)
@@ -140,7 +139,7 @@ def test_home_todo_and_block_until_acknowledged(app, client_for, org):
     assert 'id="home-policy"' not in home
     assert policy_todos(app, org.employee) == []
 
-    policy = publish_version(org.quality)
+    policy = publish_version(org.quality, org.admin)
     [todo] = policy_todos(app, org.employee)
     assert POLICY_TITLE in todo.detail
     home = assert_full_page(employee.get("/"))
@@ -153,7 +152,7 @@ def test_home_todo_and_block_until_acknowledged(app, client_for, org):
     assert 'id="home-policy"' in home and 'id="home-policy-read"' not in home
 
     # a new version asks again
-    publish_version(org.quality, title="第二版方针")
+    publish_version(org.quality, org.admin, title="第二版方针")
     assert [i.detail for i in policy_todos(app, org.employee)] == [
         msg("Version %(version)d: %(title)s", version=2, title="第二版方针")]
 

@@ -20,7 +20,10 @@ def test_seed_policy_is_idempotent_and_realistic():
     assert (policy.version, policy.status, policy.title) == (1, PUBLISHED, POLICY_TITLE)
     signature = db.session.get(Signature, policy.approved_signature_id)
     quality = db.session.scalar(sa.select(User).where(User.username == "quality"))
-    assert signature.signer_id == quality.id and signature.meaning == "approve"
+    head_qa = db.session.scalar(sa.select(User).where(User.username == "head_qa"))
+    # four eyes: the quality manager drafted it, the head of the quality department signed it
+    assert policy.created_by_id == quality.id
+    assert signature.signer_id == head_qa.id and signature.meaning == "approve"
     assert signature.content_sha256 == content_hash(policy.title, policy.body)
     assert policy.published_by_id == quality.id and "\n\n" in policy.body
 

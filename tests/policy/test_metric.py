@@ -11,7 +11,7 @@ from portal.objectives.registry import get_metric
 from portal.org.models import User
 from portal.policy import services
 from portal.policy.models import PolicyAcknowledgement
-from tests.policy.conftest import publish_version
+from tests.policy.helpers import publish_version
 
 
 def at(day: str, hour: int = 2) -> datetime:
@@ -28,7 +28,7 @@ def test_rate_at_the_end_of_each_period(org):
     assert rate(date(2026, 1, 1), date(2026, 1, 31)) is None  # nothing published
     active = db.session.scalar(sa.select(sa.func.count()).select_from(User).where(User.active.is_(True)))
 
-    first = publish_version(org.quality)
+    first = publish_version(org.quality, org.admin)
     first.published_at = at("2026-01-10")
     for user, when in ((org.employee, "2026-01-20"), (org.lisi, "2026-01-31"), (org.wangwu, "2026-02-05")):
         ack, _created = services.acknowledge(user, first)
@@ -45,7 +45,7 @@ def test_rate_at_the_end_of_each_period(org):
     assert rate(date(2026, 1, 1), date(2026, 1, 31)) == pytest.approx(round(100 / active, 2))
     assert rate(date(2026, 2, 1), date(2026, 2, 28)) == pytest.approx(round(300 / active, 2))
 
-    second = publish_version(org.quality, title="第二版")
+    second = publish_version(org.quality, org.admin, title="第二版")
     second.published_at = at("2026-03-05")
     first.superseded_at = at("2026-03-05")
     db.session.flush()

@@ -15,9 +15,8 @@ from portal.notify.registry import digest_sections, get_kind
 from portal.org.models import User
 from portal.core.roles import EMPLOYEE
 from portal.policy import services
-from tests.conftest import HX
-from tests.org.helpers import assert_full_page, assert_partial, audit, flashes, text
-from tests.policy.conftest import POLICY_TITLE, msg, publish_version
+from tests.helpers import HX, assert_full_page, assert_partial, audit, count_queries, flashes, msg, text
+from tests.policy.helpers import POLICY_TITLE, publish_version
 
 BASE = "/quality/policy"
 ROW_RE = re.compile(r'<tr id="rate-(\w+)" data-active="(\d+)" data-acknowledged="(\d+)"')
@@ -50,7 +49,7 @@ def test_rates_per_department_count_active_users_only(org, published):
     qa = by_id[org.qa.id]
     assert (qa.active_users, qa.acknowledged) == (2, 1)
     # an acknowledgement of an older version does not count for the current one
-    second = publish_version(org.quality, title="第二版")
+    second = publish_version(org.quality, org.admin, title="第二版")
     report = services.acknowledgement_rates(org.admin, second)
     assert {r.department_id: r.acknowledged for r in report.rows if r.department_id in (org.kf.id, org.ops.id)} == {
         org.kf.id: 0, org.ops.id: 0}
@@ -219,7 +218,7 @@ def test_digest_section_is_empty_without_a_published_policy(org):
     assert _section().provider([org.employee], date(2026, 3, 2)) == {}
 
 
-def test_digest_section_runs_a_fixed_number_of_queries(org, published, make_user, count_queries):
+def test_digest_section_runs_a_fixed_number_of_queries(org, published, make_user):
     users = [make_user(department=org.kf) for _ in range(19)] + [org.employee]
     for user in users[::3]:
         services.acknowledge(user, published)

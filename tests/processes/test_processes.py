@@ -12,7 +12,6 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from portal.audit.models import AuditEvent
 from portal.core.errors import ServiceError
 from portal.extensions import db
 from portal.processes import services
@@ -21,21 +20,9 @@ from portal.processes.models import IsoClause, Process
 from portal.processes.services import ProcessData, create_process, set_process_active, update_process
 from portal.raci.services import accountable_department, departments_with, processes_for, set_cell
 from portal.raci.models import RaciAssignment
-from tests.raci import PROCESSES as SEED_PROCESSES
-from tests.raci import count, matrix_org, text  # noqa: F401  (matrix_org: fixture)
+from tests.helpers import MATRIX_PROCESSES as SEED_PROCESSES, audit, count, field_has_error, reloaded, text
 
 PROCESSES = "/quality/processes"
-
-
-def audit(action: str, process: Process | None = None) -> list[AuditEvent]:
-    stmt = sa.select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.id)
-    if process is not None:
-        stmt = stmt.where(AuditEvent.object_type == "process", AuditEvent.object_id == str(process.id))
-    return list(db.session.scalars(stmt))
-
-
-def field_error(markup: str, field: str) -> bool:
-    return bool(re.search(rf'<(?:input|select|textarea)\b[^>]*class="[^"]*\bis-invalid\b[^"]*"[^>]*\bid="{field}"', markup))
 
 
 @pytest.fixture
@@ -71,8 +58,7 @@ def test_create_with_clauses_then_edit(matrix_org):
     parent = org.procs["T-03"]
     update_process(org.qm, process, ProcessData(code="SV-09", name="网点预约与排队", parent_id=parent.id,
                                                 clause_ids=[org.clauses["8.5.1"].id, org.clauses["9.1.2"].id]))
-    db.session.expire_all()
-    process = db.session.get(Process, process.id)
+    process = reloaded(process)
     assert process.name == "网点预约与排队" and process.parent_id == parent.id
     assert [c.code for c in process.clauses] == ["8.5.1", "9.1.2"]
     [event] = audit("process.update", process)
@@ -241,11 +227,11 @@ def test_create_through_the_page(qm_client, matrix_org):
 
     # the same code again: 422 on the code field, nothing created
     again = qm_client.post(f"{PROCESSES}/new", data={**data, "code": "SV-10"})
-    assert again.status_code == 422 and field_error(text(again), "code")
+    assert again.status_code == 422 and field_has_error(text(again), "code")
     assert count(Process, Process.code == "SV-10") == 1
     # htmx: the form partial
     partial = qm_client.post(f"{PROCESSES}/new", data={**data, "code": "SV-10"}, headers={"HX-Request": "true"})
-    assert partial.status_code == 422 and "<html" not in text(partial) and field_error(text(partial), "code")
+    assert partial.status_code == 422 and "<html" not in text(partial) and field_has_error(text(partial), "code")
 
 
 def test_edit_through_the_page(qm_client, matrix_org):
@@ -259,8 +245,7 @@ def test_edit_through_the_page(qm_client, matrix_org):
             "clause_ids": [str(org.clauses["7.5"].id), str(org.clauses["7.5.3"].id)], "sort_order": "15"}
     response = qm_client.post(f"{PROCESSES}/{process.id}/edit", data=data)
     assert response.status_code == 303 and response.headers["Location"] == f"{PROCESSES}/"
-    db.session.expire_all()
-    process = db.session.get(Process, process.id)
+    process = reloaded(process)
     assert process.name == "成文信息控制（修订）" and process.parent_id == org.procs["T-01"].id
     assert [c.code for c in process.clauses] == ["7.5", "7.5.3"]
 
@@ -268,10 +253,10 @@ def test_edit_through_the_page(qm_client, matrix_org):
     top = org.procs["T-01"]
     cyc = qm_client.post(f"{PROCESSES}/{top.id}/edit", data={"code": "T-01", "name": top.name,
                                                             "parent_id": str(process.id), "sort_order": "0"})
-    assert cyc.status_code == 422 and field_error(text(cyc), "parent_id")
+    assert cyc.status_code == 422 and field_has_error(text(cyc), "parent_id")
     own = qm_client.post(f"{PROCESSES}/{top.id}/edit", data={"code": "T-01", "name": top.name,
                                                             "parent_id": str(top.id), "sort_order": "0"})
-    assert own.status_code == 422 and field_error(text(own), "parent_id")
+    assert own.status_code == 422 and field_has_error(text(own), "parent_id")
     db.session.expire_all()
     assert db.session.get(Process, top.id).parent_id is None
     assert qm_client.get(f"{PROCESSES}/999999/edit").status_code == 404

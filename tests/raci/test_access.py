@@ -17,30 +17,10 @@ from portal.extensions import db
 from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
 from portal.processes import services as process_services
 from portal.raci import excel, services
-from tests.conftest import HX
-from tests.raci import (
-    MATRIX,
-    cell_role,
-    cells,
-    editable_cells,
-    matrix_org,  # noqa: F401  (fixture)
-    readonly_cells,
-    shown_role,
-    state,
-    text,
-)
+from tests.helpers import HX, cell_role, text
+from tests.raci.helpers import MATRIX, cells, editable_cells, readonly_cells, shown_role, state
 
 PROCESSES = "/quality/processes"
-
-
-@pytest.fixture
-def client_for(app, login):
-    def make(user):
-        other = app.test_client()
-        login(other, user)
-        return other
-
-    return make
 
 
 def _all_cells(org) -> set[tuple[int, int]]:

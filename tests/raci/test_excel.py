@@ -19,18 +19,8 @@ from portal.org.models import User
 from portal.raci import excel
 from portal.raci.models import RaciRevision
 from portal.raci.services import matrix_version, set_cell
-from tests.conftest import HX
-from tests.raci import (
-    MATRIX,
-    a_count,
-    cell_audit,
-    cells,
-    matrix_org,  # noqa: F401  (fixture)
-    plain,
-    seed_org,
-    state,
-    text,
-)
+from tests.helpers import HX, plain, seed_matrix, text
+from tests.raci.helpers import MATRIX, a_count, cell_audit, cells, state
 
 IMPORT = f"{MATRIX}/import"
 
@@ -364,7 +354,7 @@ def test_import_racing_a_cell_edit_is_a_conflict_and_writes_nothing(app, make_us
     """The import is planned, then — before it writes — someone moves the same process's A elsewhere and
     commits on another connection. Applying must refuse cleanly (Conflict → flash), not crash with an
     IntegrityError, and write nothing."""
-    org = seed_org(make_user)  # committed
+    org = seed_matrix(make_user)  # committed
     with app.test_request_context():
         sheet = Sheet(excel.export_workbook(org.qm))
     sheet.set("T-01", "质量管理部", "R")

@@ -30,22 +30,8 @@ from portal.processes.models import Process
 from portal.raci import services
 from portal.raci.models import RaciAssignment, RaciRevision
 from portal.raci.services import AccountableTaken, CellChange, accountable_department, set_cell
-from tests.conftest import HX
-from tests.raci import (
-    MATRIX,
-    PROCESSES,
-    a_count,
-    assert_varies_on_hx,
-    cell_audit,
-    cell_div,
-    cell_role,
-    cells,
-    matrix_org,  # noqa: F401  (fixture)
-    plain,
-    shown_role,
-    state,
-    text,
-)
+from tests.helpers import HX, MATRIX_PROCESSES, assert_varies_on_hx, cell_role, plain, text
+from tests.raci.helpers import MATRIX, a_count, cell_audit, cell_div, cells, shown_role, state
 
 ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
 
@@ -530,7 +516,7 @@ def test_service_api_is_what_the_grid_shows(matrix_org):
     """load_matrix counts the A's the badges show, and knows who may edit."""
     org = matrix_org
     matrix = services.load_matrix(org.qm)
-    assert [p.code for p in matrix.processes] == [code for code, *_ in PROCESSES]
+    assert [p.code for p in matrix.processes] == [code for code, *_ in MATRIX_PROCESSES]
     assert all(matrix.valid(p) and matrix.a_count[p.id] == 1 for p in matrix.processes)
     assert matrix.full_edit and matrix.editable_departments == {d.id for d in org.depts.values()} | {
         d.id for d in db.session.scalars(sa.select(Department).where(Department.active.is_(True)))}

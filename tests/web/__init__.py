@@ -15,14 +15,12 @@ import contextlib
 import os
 from pathlib import Path
 
-from markupsafe import escape
-
 
 @contextlib.contextmanager
 def separate_app(tmp_path: Path, config: str = "test", *, create_tables: bool = False, **overrides):
     from portal import create_app
     from portal.extensions import db, limiter, rq
-    from tests.conftest import PortalClient
+    from tests.helpers import PortalClient
 
     saved_rq = dict(vars(rq))
     saved_limiter_enabled = limiter.enabled
@@ -50,11 +48,3 @@ def separate_app(tmp_path: Path, config: str = "test", *, create_tables: bool = 
         vars(rq).clear()
         vars(rq).update(saved_rq)
         limiter.enabled = saved_limiter_enabled
-
-
-def translated(app, message: str, **variables) -> str:
-    """``message`` as the portal shows it by default (zh_Hans_CN when the catalog has it), HTML-escaped."""
-    from flask_babel import gettext
-
-    with app.test_request_context("/"):
-        return str(escape(gettext(message, **variables)))

@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from portal.auth.models import LoginAttempt
 from portal.extensions import db
 from portal.web.access import public
-from tests.conftest import HX
-from tests.web import separate_app, translated
+from tests.helpers import HX, translated
+from tests.web import separate_app
 
 
 def test_404_is_a_full_page(app, client):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 CATALOG = ROOT / "portal" / "translations" / "zh_Hans_CN" / "LC_MESSAGES" / "messages.po"
 WTFORMS_REQUIRED_ZH = "该字段是必填字段。"  # wtforms/locale/zh/LC_MESSAGES/wtforms.po

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from tests.conftest import DEFAULT_PASSWORD, HX, ROOT
-from tests.web import separate_app, translated
+from tests.helpers import DEFAULT_PASSWORD, HX, ROOT, translated
+from tests.web import separate_app
 
 TEMPLATES = ROOT / "templates"
 STRONG_KEY = "k" * 20 + "-production-secret-for-tests"
@@ -207,7 +207,7 @@ def test_post_without_token_is_refused_with_the_csrf_page(app, client, make_user
     assert "<html" in html and 'data-status="400"' in html
     expected = translated(app, "The form has expired or was not sent from this site. Reload the page and try again.")
     assert expected in html
-    assert not client._logged_in()
+    assert not client.logged_in()
 
 
 def test_csrf_message_is_chinese(app, client):

@@ -17,9 +17,7 @@ from portal.workcal.models import CalendarOverride
 from portal.workcal.services import (
     WorkingHours, add_business_minutes, is_workday, library_covers, month_view, next_working_moment,
 )
-from tests.conftest import HX
-from tests.notify.helpers import SHANGHAI, sh
-from tests.org.helpers import assert_full_page, assert_partial, audit, field_has_error, text
+from tests.helpers import HX, SHANGHAI, assert_full_page, assert_partial, audit, field_has_error, sh, text
 
 
 def _override(admin, day, workday, note=""):
