@@ -28,3 +28,5 @@ class MeasurementForm(PortalForm):
     period_start = SelectField(_l("Period"), validate_choice=False)
     value = StringField(_l("Value"))
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000)])
+    reason = StringField(_l("Reason for a correction"), validators=[Optional(), Length(max=500)],
+                         description=_l("Needed when the period already has a value; kept in the audit trail."))

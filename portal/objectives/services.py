@@ -21,6 +21,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app, has_request_context, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -35,6 +36,7 @@ from portal.objectives.models import (
     AT_RISK, DIRECTION_LABELS, GE, MANUAL, MISSED, MONTH, NO_DATA, ON_TRACK, PERIODS, QUARTER, STATUS_LABELS,
     YEAR, Measurement, Objective, format_decimal,
 )
+from portal.notify.services import notify
 from portal.objectives.registry import get_metric, missed_actions
 from portal.org.models import Department, User
 from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
@@ -496,7 +498,7 @@ def _measurement_snapshot(m: Measurement) -> dict:
 
 
 def record_measurement(actor: User | None, objective: Objective, period_start, value, note: str = "", *,
-                       today: date | None = None, notify_missed: bool = True) -> Measurement:
+                       today: date | None = None, notify_missed: bool = True, reason: str = "") -> Measurement:
     """Enter the value of ``objective`` for the period starting on ``period_start``.
 
     A second entry for the same period updates the row (audited with before and after); it never adds
@@ -523,6 +525,10 @@ def record_measurement(actor: User | None, objective: Objective, period_start, v
     if errors:
         raise ServiceError(*errors)
 
+    reason = (reason or "").strip()
+    if len(reason) > 500:
+        raise ServiceError(("reason", _("The reason may have at most 500 characters.")))
+
     now = utcnow()
     entered_by_id = actor.id if actor is not None else None
     measurement = get_measurement(objective, start)
@@ -538,14 +544,56 @@ def record_measurement(actor: User | None, objective: Objective, period_start, v
     before = _measurement_snapshot(measurement)
     if before == {"value": format_decimal(amount), "note": note}:
         return _after_measurement(objective, measurement, notify_missed)
+    value_changed = before["value"] != format_decimal(amount)
+    if value_changed and actor is not None and not reason:
+        # A correction of a recorded value is traceable: who, when, from what to what, and why.
+        raise ServiceError(("reason", _("This period already has the value %(value)s. Give a reason for the "
+                                        "correction.", value=before["value"])))
+    status_before = measurement_status(objective, measurement)
     measurement.value, measurement.note = amount, note
     measurement.entered_by_id, measurement.entered_at = entered_by_id, now
     db.session.flush()
+    extra = {"objective_id": objective.id, "period_start": start.isoformat()}
+    if actor is None:
+        extra["via"] = "automatic"
+    if reason:
+        extra["reason"] = reason
     record("objective.measurement_update", measurement, actor=actor, before=before,
-           after=_measurement_snapshot(measurement),
-           extra={"objective_id": objective.id, "period_start": start.isoformat(),
-                  **({"via": "automatic"} if actor is None else {})})
+           after=_measurement_snapshot(measurement), extra=extra)
+    if value_changed:
+        _notify_correction(objective, measurement, before["value"], status_before)
     return _after_measurement(objective, measurement, notify_missed)
+
+
+def notify_owner_head(objective: Objective, dedupe_key: str, message) -> None:
+    """Notify the head of the objective's owner department; ``message()`` returns (title, body) and is called
+    in the head's language."""
+    department = objective.department
+    head = department.head if department is not None else None
+    if head is None or not head.active:
+        return
+    with force_locale(head.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        title, body = message()
+    notify(head, MISSED_KIND, title, body, objective_path(objective.id), department_id=department.id,
+           dedupe_key=dedupe_key)
+
+
+def _notify_correction(objective: Objective, measurement: Measurement, old_value: str, status_before: str) -> None:
+    """A missed period corrected to a value that is no longer missed is told to the head, who acted on the old
+    value. (A correction to another missed value notifies through ``objective_missed``, with the new value.)"""
+    status_after = measurement_status(objective, measurement)
+    if status_before != MISSED or status_after == MISSED:
+        return
+
+    def message():
+        period = period_label(objective.period, measurement.period_start)
+        return (_("Quality objective corrected: %(name)s (%(period)s)", name=objective.name, period=period),
+                _("The value %(old)s%(unit)s was corrected to %(new)s%(unit)s: %(before)s → %(after)s.",
+                  old=old_value, new=measurement.value_text, unit=objective.unit,
+                  before=STATUS_LABELS[status_before], after=STATUS_LABELS[status_after]))
+
+    notify_owner_head(objective, f"objective.corrected:{objective.id}:{measurement.period_start.isoformat()}:"
+                                 f"{format_decimal(measurement.value)}", message)
 
 
 def _insert_measurement(objective: Objective, start: date, amount: Decimal, note: str, entered_by_id: int | None,

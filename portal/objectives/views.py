@@ -216,7 +216,8 @@ def measure(objective_id: int):
                       **_detail_context(objective, form))
     form = _measurement_form(objective, formdata=request.form)
     measurement = submit(form, lambda: services.record_measurement(acting_user(), objective, form.period_start.data,
-                                                                    form.value.data, form.note.data or ""))
+                                                                    form.value.data, form.note.data or "",
+                                                                    reason=form.reason.data or ""))
     saved = measurement is not FAILED
     if saved:
         if not wants_partial():

@@ -92,7 +92,7 @@ def test_automatic_missed_value_notifies_the_head_once(org, make_objective, metr
     compute_automatic_measurements("2025-04-01")
     compute_automatic_measurements("2025-04-02")
     [note] = missed_notifications(org.head_kf)
-    assert note.dedupe_key == f"objective.missed:{objective.id}:2025-03-01"
+    assert note.dedupe_key == f"objective.missed:{objective.id}:2025-03-01:60"
 
 
 def test_registry_refuses_bad_keys():

@@ -154,13 +154,15 @@ def test_record_measurement_creates_then_updates_the_same_row(org, make_objectiv
     [created] = audit("objective.measurement_create", first)
     assert created.summary["after"] == {"objective_id": objective.id, "period_start": "2025-05-01", "value": "96.5",
                                         "note": "月度测评"}
-    second = services.record_measurement(org.quality, objective, date(2025, 5, 1), "93", "复核后更正", today=TODAY)
+    second = services.record_measurement(org.quality, objective, date(2025, 5, 1), "93", "复核后更正", today=TODAY,
+                                         reason="抽样表漏计 3 份")
     assert second.id == first.id and count(Measurement) == 1
     assert second.value == Decimal("93") and second.entered_by_id == org.quality.id
     [updated] = audit("objective.measurement_update", first)
     assert updated.actor_id == org.quality.id
     assert updated.summary["before"] == {"value": "96.5", "note": "月度测评"}
     assert updated.summary["after"] == {"value": "93", "note": "复核后更正"}
+    assert updated.summary["reason"] == "抽样表漏计 3 份"
     assert objective.current_status == AT_RISK
 
 
@@ -184,7 +186,11 @@ def test_a_concurrent_insert_of_the_same_period_becomes_an_update(org, make_obje
         return None if len(calls) == 1 else real(obj, start)
 
     monkeypatch.setattr(services, "get_measurement", stale_first_look)
-    m = services.record_measurement(org.head_kf, objective, "2025-05-01", "97", today=TODAY)
+    with pytest.raises(ServiceError) as refused:  # it turns out to be a correction, which needs a reason
+        services.record_measurement(org.head_kf, objective, "2025-05-01", "97", today=TODAY)
+    assert refused.value.errors[0][0] == "reason"
+    calls.clear()
+    m = services.record_measurement(org.head_kf, objective, "2025-05-01", "97", today=TODAY, reason="同时录入，以复核值为准")
     assert len(calls) == 2  # the stale look, then the re-read after the refused insert
     assert [x.value for x in measurements_of(objective)] == [Decimal("97")] and m.entered_by_id == org.head_kf.id
     assert len(audit("objective.measurement_update", m)) == 1
@@ -234,24 +240,28 @@ def test_deactivated_objective_takes_no_values(org, make_objective):
 
 
 # == missed → the head is notified once ============================================================
-def test_missed_value_notifies_the_department_head_once(org, make_objective):
+def test_missed_value_notifies_the_department_head_once_per_value(org, make_objective):
     objective = make_objective(org.kf, name="平均等候时间", target="15", direction=LE, unit="分钟", tolerance="10")
     services.record_measurement(org.quality, objective, "2025-05-01", "16", today=TODAY)  # at risk: no notification
     assert missed_notifications() == []
-    services.record_measurement(org.quality, objective, "2025-05-01", "18.5", today=TODAY)  # now missed
-    [note] = missed_notifications()
+    services.record_measurement(org.quality, objective, "2025-05-01", "18.5", today=TODAY, reason="录入错误")
+    [note] = missed_notifications()  # now missed
     assert note.recipient_id == org.head_kf.id and note.department_id == org.kf.id
-    assert note.dedupe_key == f"objective.missed:{objective.id}:2025-05-01"
+    assert note.dedupe_key == f"objective.missed:{objective.id}:2025-05-01:18.5"
     assert note.link == f"/quality/objectives/{objective.id}"
     assert "平均等候时间" in note.title and "18.5分钟" in note.body and "≤ 15分钟" in note.body
-    # corrected, missed again, entered again: still one notification for the period
-    services.record_measurement(org.quality, objective, "2025-05-01", "19", today=TODAY)
-    services.record_measurement(org.quality, objective, "2025-05-01", "12", today=TODAY)
-    services.record_measurement(org.quality, objective, "2025-05-01", "20", today=TODAY)
+    # entered again unchanged: nothing new; corrected to another missed value: the head hears the new value
+    services.record_measurement(org.quality, objective, "2025-05-01", "18.5", today=TODAY)
     assert len(missed_notifications()) == 1
+    services.record_measurement(org.quality, objective, "2025-05-01", "19", today=TODAY, reason="复核后更正")
+    assert "19分钟" in missed_notifications()[-1].body and len(missed_notifications()) == 2
+    # corrected to a value that meets the target: the head is told the period is no longer missed
+    services.record_measurement(org.quality, objective, "2025-05-01", "12", today=TODAY, reason="统计口径更正")
+    corrected = missed_notifications()[-1]
+    assert len(missed_notifications()) == 3 and "19分钟" in corrected.body and "12分钟" in corrected.body
     # another period is another notification; the other department's head hears nothing
     services.record_measurement(org.quality, objective, "2025-06-01", "20", today=TODAY)
-    assert len(missed_notifications(org.head_kf)) == 2 and missed_notifications(org.head_ops) == []
+    assert len(missed_notifications(org.head_kf)) == 4 and missed_notifications(org.head_ops) == []
 
 
 def test_no_head_no_notification(org, make_objective, make_department):
@@ -343,3 +353,37 @@ def test_search_filters(org, make_objective, add_measurement):
     assert names(active=False) == [c.name]
     assert set(names(active=None)) == {a.name, b.name, c.name}
     assert names(q="%") == []  # LIKE wildcards are escaped
+
+
+# == corrections need a reason ======================================================================
+def test_a_correction_needs_a_reason_and_is_audited_with_old_and_new(org, make_objective):
+    objective = make_objective(org.kf, target="95", unit="%")
+    services.record_measurement(org.quality, objective, "2025-05-01", "96", today=TODAY)
+    with pytest.raises(ServiceError) as refused:
+        services.record_measurement(org.quality, objective, "2025-05-01", "90", today=TODAY)
+    assert refused.value.errors[0][0] == "reason" and "96" in refused.value.errors[0][1]
+    assert [m.value for m in measurements_of(objective)] == [Decimal("96")]
+    with pytest.raises(ServiceError):
+        services.record_measurement(org.quality, objective, "2025-05-01", "90", today=TODAY, reason="理" * 501)
+    services.record_measurement(org.quality, objective, "2025-05-01", "90", today=TODAY, reason="漏计投诉 2 件")
+    [event] = audit("objective.measurement_update")
+    assert (event.summary["before"]["value"], event.summary["after"]["value"], event.summary["reason"]) == (
+        "96", "90", "漏计投诉 2 件")
+    assert objective.current_status == MISSED  # re-evaluated
+    # only the note changes: no reason needed
+    services.record_measurement(org.quality, objective, "2025-05-01", "90", "补充说明", today=TODAY)
+    # the automatic job corrects without a person, and says so
+    services.record_measurement(None, objective, "2025-05-01", "91", today=TODAY)
+    assert audit("objective.measurement_update")[-1].summary["via"] == "automatic"
+
+
+@pytest.mark.parametrize("unit, value, ok", [("%", "-5", False), ("%", "1e10", False), ("%", "100", True),
+                                             ("‰", "1000", True), ("件", "-1", False), ("分", "-3", True)])
+def test_the_unit_bounds_the_values(org, make_objective, unit, value, ok):
+    objective = make_objective(org.kf, target="1", unit=unit)
+    if ok:
+        assert services.record_measurement(org.quality, objective, "2025-05-01", value, today=TODAY)
+    else:
+        with pytest.raises(ServiceError) as refused:
+            services.record_measurement(org.quality, objective, "2025-05-01", value, today=TODAY)
+        assert refused.value.errors[0][0] == "value"

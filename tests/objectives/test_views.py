@@ -258,7 +258,10 @@ def test_enter_a_value_via_htmx_twice_updates(client_for, org, kf_objective):
     assert first.lstrip().startswith('<section id="objective-measurements"')
     assert 'role="status"' in first and 'hx-swap-oob="true"' in first and 'data-status="on_track"' in first
     assert [len(p) for p in polylines(first)] == [1]
-    second = assert_partial(client.post(url, data={"period_start": period, "value": "80"}, headers=HX))  # a correction
+    refused = client.post(url, data={"period_start": period, "value": "80"}, headers=HX)  # a correction needs a reason
+    assert refused.status_code == 422 and field_has_error(refused.get_data(as_text=True), "reason")
+    second = assert_partial(client.post(url, data={"period_start": period, "value": "80", "reason": "复核更正"},
+                                        headers=HX))
     [m] = measurements_of(kf_objective)
     assert m.value == Decimal("80") and kf_objective.current_status == MISSED
     assert 'id="objective-status" hx-swap-oob="true"><span class="badge text-bg-danger' in second
