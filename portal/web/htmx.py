@@ -16,9 +16,16 @@ def wants_partial() -> bool:
 
 
 def render(page_template: str, partial_template: str, /, **context):
-    """Render the partial for an htmx swap, otherwise the full page (which includes the partial)."""
-    template = partial_template if wants_partial() else page_template
-    response = make_response(render_template(template, **context))
+    """Render the partial for an htmx swap, otherwise the full page (which includes the partial).
+
+    A partial answering a form post (anything but GET) also replaces the page's message box out of band:
+    the messages of this action appear, and those of an earlier one go. (GETs leave it alone: the bell's
+    polling must not take a message meant for the page a redirect is about to load.)"""
+    partial = wants_partial()
+    body = render_template(partial_template if partial else page_template, **context)
+    if partial and request.method != "GET":
+        body += render_template("_partials/_flashes.html", oob=True)
+    response = make_response(body)
     response.vary.add("HX-Request")
     return response
 
