@@ -16,7 +16,8 @@ class ServiceError(Exception):
 
     def __init__(self, *errors: tuple[str | None, str]):
         self.errors = list(errors)
-        super().__init__("; ".join(message for _, message in self.errors))
+        # Each message is a sentence with its own full stop (。 or .): a space separates them in either language.
+        super().__init__(" ".join(message for _, message in self.errors))
 
     @classmethod
     def single(cls, message: str, field: str | None = None) -> "ServiceError":

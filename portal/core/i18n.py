@@ -57,10 +57,13 @@ def _request_translations():
 
 
 def install_template_gettext(app) -> None:
-    """Templates call ``_()`` often (a dozen times a page): give them the per-request cached catalog."""
+    """Templates call ``_()`` often (a dozen times a page): give them the per-request cached catalog.
+    ``pgettext(context, msgid)`` gives one English word two Chinese translations ("To": 收件人 / 至)."""
     app.jinja_env.install_gettext_callables(
         lambda string: _request_translations().ugettext(string),
         lambda singular, plural, n: _request_translations().ungettext(singular, plural, n),
+        pgettext=lambda context, string: _request_translations().pgettext(context, string),
+        npgettext=lambda context, singular, plural, n: _request_translations().npgettext(context, singular, plural, n),
         newstyle=True,
     )
 

@@ -24,6 +24,8 @@ from portal.web.submit import FAILED, flash_outcome, form_status, perform, submi
 from portal.core.i18n import portal_tz
 
 
+DELIVERY_STATUS_LABELS = {"pending": _l("Waiting"), "sending": _l("Sending"), "sent": _l("Sent"),
+                          "failed": _l("Failed")}
 MODE_LABELS = {"instant": _l("Instant email"), "digest": _l("Daily digest only"), "inapp": _l("In the portal only")}
 
 
@@ -168,6 +170,7 @@ def jobs():
     except Exception as exc:  # Redis down: still show the deliveries, which live in the database
         overview = {"error": str(exc)}
     return render("notify/jobs.html", "notify/jobs.html", overview=overview, delivery_counts=admin.delivery_counts(),
+                  delivery_status_labels=DELIVERY_STATUS_LABELS,
                   deliveries=admin.failed_deliveries())
 
 

@@ -42,7 +42,7 @@ INACTIVE_WORDS = {"离职", "停用", "inactive", "no", "0", "否"}
 MAX_ROWS = 20000
 
 
-def _field_label(name: str) -> str:
+def field_label(name: str) -> str:
     return {
         "username": _("Username"),
         "display_name": _("Full name"),
@@ -51,7 +51,17 @@ def _field_label(name: str) -> str:
         "position": _("Position"),
         "roles": _("Roles"),
         "status": _("Status"),
-    }[name]
+        "active": _("Status"),
+    }.get(name, name)
+
+
+def change_value_text(field: str, value) -> str:
+    """A value of the preview's 字段：旧值 → 新值, in words: role labels, 在职/停用, — for nothing."""
+    if field == "roles":
+        return "、".join(str(ROLE_LABELS.get(r, r)) for r in (value or ())) or "—"
+    if field == "active":
+        return _("Active") if value else _("Deactivated")
+    return str(value) if value not in (None, "") else "—"
 
 
 @dataclass
@@ -132,7 +142,7 @@ def parse_roster(filename: str, content: bytes) -> tuple[list[RosterRow], list[s
     if missing:
         return [], [
             _("Missing column: %(columns)s. The first row must name the columns, e.g. 用户名, 姓名, 邮箱, 部门, 岗位, 角色.",
-              columns="、".join(_field_label(m) for m in missing))
+              columns="、".join(field_label(m) for m in missing))
         ]
     rows = []
     for offset, raw in enumerate(table[header_index + 1:], start=header_index + 2):
@@ -179,7 +189,7 @@ def plan_roster(rows: list[RosterRow], file_errors: list[str], actor: User | Non
         v = row.values
         for name in REQUIRED:
             if not v.get(name):
-                row.errors.append(_("%(column)s is empty.", column=_field_label(name)))
+                row.errors.append(_("%(column)s is empty.", column=field_label(name)))
         if v.get("username"):
             try:
                 username = services.clean_username(v["username"])
@@ -313,7 +323,7 @@ def apply_roster(actor: User, import_id: int) -> tuple[PendingImport, RosterPlan
     plan = plan_roster(rows, file_errors, actor)
     if not plan.valid:
         raise ServiceError(*[(None, m) for m in plan.file_errors],
-                           *[(None, _("Row %(line)d: %(errors)s", line=r.line, errors="；".join(r.errors)))
+                           *[(None, _("Row %(line)d: %(errors)s", line=r.line, errors=" ".join(r.errors)))
                              for r in plan.row_errors])
 
     def position_id(dept_id: int, name: str) -> int | None:
