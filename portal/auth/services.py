@@ -74,12 +74,15 @@ def authenticate(username: str, password: str, ip: str) -> User:
     """
     name = normalize_username(username)
     generic = _("Wrong username or password, or too many failed attempts. Please try again later.")
-    if is_locked(name, ip):
+    locked = is_locked(name, ip)
+    # The password is checked even when locked, so a locked account answers as slowly as a wrong password
+    # (a fast answer would tell a guesser the account exists and is locked).
+    user = db.session.scalar(sa.select(User).where(User.username == name)) if name else None
+    ok = check_password_hash(user.password_hash if user and user.password_hash else _dummy_hash(), password or "")
+    if locked:
         db.session.add(LoginAttempt(username=name, ip=ip, success=False))
         record("auth.login_locked", object_type="user", object_id=name, ip=ip)
         raise LoginRefused((None, generic))
-    user = db.session.scalar(sa.select(User).where(User.username == name)) if name else None
-    ok = check_password_hash(user.password_hash if user and user.password_hash else _dummy_hash(), password or "")
     if not (user and user.password_hash and ok and user.active):
         db.session.add(LoginAttempt(username=name, ip=ip, success=False))
         record("auth.login_failed", object_type="user", object_id=name, ip=ip)

@@ -2,9 +2,8 @@
 import with preview, and 我的职责 (my responsibilities)."""
 from __future__ import annotations
 
-import io
 
-from flask import request, send_file, url_for
+from flask import request, url_for
 from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -15,6 +14,7 @@ from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.processes.services import all_clauses
 from portal.raci import bp, excel, services
 from portal.raci.forms import MatrixUploadForm
+from portal.web.downloads import send_download
 from portal.web.access import ensure_role
 from portal.web.htmx import arg_ids, arg_int, render
 from portal.web.imports import apply_upload, preview_upload
@@ -87,9 +87,8 @@ def cell_history(process_id: int, department_id: int):
 def export():
     """The matrix as a classic 质量职能分配表 workbook."""
     data = excel.export_workbook(current_user)
-    name = f"质量职能分配表-{format_date(utcnow(), 'yyyyMMdd')}.xlsx"
-    return send_file(io.BytesIO(data), as_attachment=True, download_name=name,
-                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    day = format_date(utcnow(), "yyyyMMdd")
+    return send_download(data, f"质量职能分配表-{day}.xlsx", f"raci-matrix-{day}.xlsx")
 
 
 @bp.route("/import", methods=["GET", "POST"])

@@ -60,7 +60,11 @@ def init_app(app) -> None:
     def http_error(exc):
         if exc.code and exc.code < 400:
             return exc
-        return render_error(exc.code or 500)
+        response = render_error(exc.code or 500)
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            response = make_response(response)
+            response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))  # RFC 9110: say what is allowed
+        return response
 
     @app.errorhandler(Exception)
     def server_error(exc):

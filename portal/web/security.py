@@ -3,7 +3,7 @@ HTTPS-forcing defaults fight plain-HTTP intranet deployments and whose last rele
 Also here: requests carrying NUL characters in their values are refused as malformed."""
 from __future__ import annotations
 
-from flask import abort, request
+from flask import abort, request, session
 
 CSP = "; ".join(
     [
@@ -48,6 +48,10 @@ def init_app(app) -> None:
 
     @app.after_request
     def add_security_headers(response):
+        if request.endpoint != "static" and "_user_id" in session and "Cache-Control" not in response.headers:
+            # A logged-in page holds someone's data: no copy in the browser's cache or a proxy's, so the back
+            # button after logout, or the next user of a shared PC, cannot show it.
+            response.headers["Cache-Control"] = "no-store"
         present = {key.lower() for key in response.headers.keys()}
         for (name, lowered), (_same, value) in zip(names, headers_to_add):
             if lowered not in present:
