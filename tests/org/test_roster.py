@@ -452,7 +452,8 @@ def test_every_bad_row_is_listed_with_its_number(admin_client, org):
     errors = error_rows(body)
     assert list(errors) == [3, 5, 6]
     assert "不存在" in errors[5]
-    assert errors[6].count("。") == 3 and "。；" not in errors[6] and "2" in errors[6] and "不存在" in errors[6] and "老板" in errors[6]
+    # three messages, each its own sentence, separated by a space (not "。；")
+    assert len(errors[6].split("。 ")) == 3 and "。；" not in errors[6] and "2" in errors[6] and "不存在" in errors[6] and "老板" in errors[6]
     assert [cells[1] for cells in table(body, "roster-errors")] == ["bad1", "bad2", "good1"]
     assert_nothing_written(state)
 
