@@ -116,7 +116,11 @@ def check_target(url: str, allowed_hosts=(), resolve=None, *, saving: bool = Fal
     ``saving``: a platform robot host that does not resolve from here (yet) may be saved; it is checked
     again, resolved, before every send.
     """
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        explicit_port = parts.port
+    except ValueError:  # a malformed IPv6 host or port
+        raise TargetRefused("host", url) from None
     scheme = parts.scheme.lower()
     host = normalize_host(parts.hostname or "")
     if scheme not in ("http", "https") or host is None:
@@ -128,7 +132,7 @@ def check_target(url: str, allowed_hosts=(), resolve=None, *, saving: bool = Fal
             raise TargetRefused("host", host)
         if scheme != "https":
             raise TargetRefused("scheme", scheme)
-    port = parts.port or (443 if scheme == "https" else 80)
+    port = explicit_port or (443 if scheme == "https" else 80)
     try:
         literal = ipaddress.ip_address(host)
     except ValueError:

@@ -231,3 +231,38 @@ def test_the_connection_goes_to_the_checked_address_whatever_dns_says_later(admi
     [(platform, _query, _body, accepted)] = robots.received
     assert platform == "wecom" and accepted
     assert reloaded(delivery).status == SENT
+
+
+@pytest.mark.committing
+def test_a_redirect_is_not_followed(admin, make_user, make_department):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits = []
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            hits.append(self.path)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(302)
+            self.send_header("Location", "http://169.254.169.254/latest/meta-data")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        save_allowed_webhook_hosts(admin, "127.0.0.1")
+        dept = make_department()
+        db.session.add(Webhook(department_id=dept.id, platform="wecom", secret="", active=True,
+                               url=f"http://127.0.0.1:{server.server_address[1]}/wecom"))
+        db.session.commit()
+        delivery = _raise(make_user, dept)
+        assert process([delivery.id], now=NOW) == {"sent": 0, "retry": 0, "failed": 1}
+        assert hits == ["/wecom"] and "redirect" in reloaded(delivery).last_error
+    finally:
+        server.shutdown()
+        server.server_close()
