@@ -10,7 +10,7 @@ from portal.audit.services import record
 from portal.core.errors import NotFound, ServiceError
 from portal.extensions import db, rq
 from portal.notify import webhooks
-from portal.notify.models import FAILED, CapturedEmail, Delivery, Webhook
+from portal.notify.models import FAILED, CapturedEmail, Delivery, Webhook, WebhookAllowedHost
 from portal.notify.services import encrypt_secret, notify_many
 from portal.org.models import Department, User
 from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
@@ -66,8 +66,11 @@ def save_webhook(actor: User, hook: Webhook | None, *, department_id: int, platf
         errors.append(("platform", _("Choose WeCom, DingTalk or Feishu.")))
     try:
         url = webhooks.validate_url(url)
+        webhooks.check_target(url, allowed_webhook_hosts(), saving=True)
     except ServiceError as exc:
         errors += exc.errors
+    except webhooks.TargetRefused as exc:
+        errors.append(("url", webhooks.refusal_message(exc)))
     secret = (secret or "").strip()
     if secret and platform == "wecom":
         errors.append(("secret", _("WeCom robots do not use a signing secret; leave it empty.")))
@@ -86,6 +89,40 @@ def save_webhook(actor: User, hook: Webhook | None, *, department_id: int, platf
     record("webhook.update" if before else "webhook.create", hook, actor=actor, before=before,
            after={"department_id": department_id, "platform": platform, "url": url, "active": active})
     return hook
+
+
+def allowed_webhook_hosts() -> list[str]:
+    """Hosts besides the platforms' robot hosts that robots may post to (the administrators' allow-list)."""
+    return list(db.session.scalars(sa.select(WebhookAllowedHost.host).order_by(WebhookAllowedHost.host)))
+
+
+def save_allowed_webhook_hosts(actor: User, text: str) -> list[str]:
+    """Replace the allow-list with the hosts in ``text`` (one per line, or separated by commas or spaces)."""
+    ensure_role(actor, ADMIN)
+    hosts, bad = [], []
+    for item in re.split(r"[\s,;，；]+", text or ""):
+        if not item:
+            continue
+        host = webhooks.normalize_host(item)
+        if host is None:
+            bad.append(item)
+        elif host not in hosts:
+            hosts.append(host)
+    if bad:
+        raise ServiceError(("hosts", _("Not a host name or IP address: %(items)s. Enter host names only, "
+                                       "without https:// or a path.", items=" ".join(bad[:5]))))
+    if len(hosts) > 100:
+        raise ServiceError(("hosts", _("At most 100 hosts may be allowed.")))
+    before = allowed_webhook_hosts()
+    if sorted(hosts) == before:
+        return before
+    db.session.execute(sa.delete(WebhookAllowedHost))
+    for host in hosts:
+        db.session.add(WebhookAllowedHost(host=host, created_by_id=actor.id))
+    db.session.flush()
+    record("webhook.allowlist_update", actor=actor, object_type="webhook_allowlist", object_id="robots",
+           before={"hosts": before}, after={"hosts": sorted(hosts)})
+    return sorted(hosts)
 
 
 def get_webhook(hook_id: int) -> Webhook:

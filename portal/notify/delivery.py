@@ -128,6 +128,7 @@ def process(ids: list[int], now: datetime | None = None) -> dict[str, int]:
     )} if recipient_ids else {}
     emails: list[_Claimed] = []
     hooks: list[tuple[_Claimed, tuple[str, dict] | None]] = []
+    allowed_hosts: list[str] = []
     for delivery in deliveries:
         claimed = _Claimed(delivery.id, delivery.attempts)
         try:
@@ -139,11 +140,15 @@ def process(ids: list[int], now: datetime | None = None) -> dict[str, int]:
         except Exception as exc:  # noqa: BLE001 — recorded on the row below
             claimed.error = exc
         emails.append(claimed)
+    if hooks:
+        from portal.notify.admin import allowed_webhook_hosts
+
+        allowed_hosts = allowed_webhook_hosts()
     db.session.commit()  # no transaction stays open across network I/O (SQLite would stay write-locked)
     if emails:
         _send_emails(emails, now, counts)
     for claimed, request in hooks:
-        _send_webhook(claimed, request, now, counts)
+        _send_webhook(claimed, request, now, counts, allowed_hosts)
     return counts
 
 
@@ -193,13 +198,15 @@ def _webhook_request(delivery: Delivery) -> tuple[str, dict] | None:
     return webhooks.build_request(hook.platform, hook.url, decrypt_secret(hook.secret), note.title, markdown)
 
 
-def _send_webhook(claimed: _Claimed, request: tuple[str, dict] | None, now: datetime, counts: dict) -> None:
+def _send_webhook(claimed: _Claimed, request: tuple[str, dict] | None, now: datetime, counts: dict,
+                  allowed_hosts: list[str]) -> None:
     if claimed.error is not None or request is None:
         _settle(claimed, counts, now, claimed.error or mailer.PermanentFailure("webhook removed or deactivated"))
         return
     url, body = request
     try:
-        webhooks.post(url, body, current_app.config["PORTAL_WEBHOOK_TIMEOUT"])
+        # The address is checked again here and the connection goes to the address that was checked.
+        webhooks.post(url, body, current_app.config["PORTAL_WEBHOOK_TIMEOUT"], allowed_hosts)
     except Exception as exc:  # noqa: BLE001
         _settle(claimed, counts, now, exc)
     else:

@@ -28,6 +28,10 @@ class WebhookForm(PortalForm):
     active = BooleanField(_l("Active"), default=True)
 
 
+class WebhookHostsForm(PortalForm):
+    hosts = TextAreaField(_l("Other allowed hosts (one per line)"), validators=[Optional(), Length(max=10000)])
+
+
 class AnnouncementForm(PortalForm):
     department_id = SelectField(_l("Recipients"), coerce=id_or_zero, validate_choice=False)
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])

@@ -5,8 +5,8 @@ from flask_login import current_user
 
 from portal.core.registry import register_cron, register_demo_seeder
 from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
-from portal.notify import admin, bp, demo, digest
-from portal.notify.jobs import tick
+from portal.notify import admin, bp, demo, digest, workcal_watch
+from portal.notify.jobs import calendar_coverage, tick
 from portal.notify.registry import register_digest_section, register_kind
 from portal.notify.services import unread_count
 from portal.web.nav import NavEntry, register_nav
@@ -22,11 +22,14 @@ def setup() -> None:
     register_nav(NavEntry(_l("Jobs and deliveries"), "notify.jobs", (ADMIN,), "admin"), order=80)
     register_nav(NavEntry(_l("Group-chat robots"), "notify.webhooks", (ADMIN,), "admin"), order=90)
     register_kind(admin.ANNOUNCEMENT, _l("Announcements"))
+    register_kind(workcal_watch.KIND, _l("Working-day calendar warnings"))
     register_digest_section("notifications", _l("Unread notifications"), digest.unread_notifications_section,
                             order=90)
     register_digest_section("team", _l("My team"), digest.team_unread_section, heads_only=True, order=200)
     # The outbox sweeper and the digest start (at the configured time, on working days) run on this tick.
     register_cron("notify_tick", tick, interval=60)
+    # From 1 November (and all year when this year is not covered): a year without holidays is announced.
+    register_cron("calendar_coverage", calendar_coverage, cron="0 9 * * *")
     # Last: announcements go to the users every other seeder has created.
     register_demo_seeder("notifications", demo.seed_notifications, order=900)
 

@@ -85,3 +85,17 @@ def _claim_digest_day(day: date) -> bool:
 
 def _done_key(day: date) -> str:
     return f"portal:digest-done:{day.isoformat()}"
+
+
+@job
+def calendar_coverage(today: str | None = None) -> dict:
+    """Daily (rq cron): warn the administrators about a year the working-day calendar does not cover."""
+    from portal.extensions import db
+    from portal.notify.workcal_watch import warn_uncovered_years
+    from portal.workcal.services import local_today
+
+    day = date.fromisoformat(today) if today else local_today()
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        raised = warn_uncovered_years(day)
+    db.session.commit()
+    return {str(year): count for year, count in raised.items()}

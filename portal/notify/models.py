@@ -152,3 +152,15 @@ class NotifySettings(db.Model):
     quiet_end: Mapped[str] = mapped_column(sa.String(5), default="08:00")
     digest_time: Mapped[str] = mapped_column(sa.String(5), default="08:30")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookAllowedHost(db.Model):
+    """A host an administrator allows robots to post to besides the WeCom, DingTalk and Feishu robot hosts
+    (an internal relay, say). Allowing a host lets its private-network addresses through, never link-local,
+    multicast or unspecified ones (see portal.notify.webhooks)."""
+
+    __tablename__ = "webhook_allowed_host"
+
+    host: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -12,8 +12,9 @@ from flask_login import current_user
 
 from portal.core.types import utcnow
 from portal.notify import admin, bp, services
+from portal.notify import webhooks as webhooks_rules
 from portal.notify.digest import preview
-from portal.notify.forms import AnnouncementForm, SettingsForm, WebhookForm
+from portal.notify.forms import AnnouncementForm, SettingsForm, WebhookForm, WebhookHostsForm
 from portal.notify.models import MODES, Webhook
 from portal.notify.registry import kinds
 from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
@@ -215,9 +216,25 @@ def webhooks():
     form = _webhook_form()
     if request.method == "POST" and (done := _submit_webhook(form, None)) is not None:
         return done
-    return render("notify/webhooks.html", "notify/_partials/_webhook_form.html", form=form,
-                  hooks=admin.list_webhooks()), \
-        (422 if request.method == "POST" else 200)
+    return _webhooks_page(form, WebhookHostsForm(data={"hosts": "\n".join(admin.allowed_webhook_hosts())}),
+                          422 if request.method == "POST" else 200)
+
+
+def _webhooks_page(form: WebhookForm, hosts_form: WebhookHostsForm, status: int):
+    return render("notify/webhooks.html", "notify/_partials/_webhook_form.html", form=form, hosts_form=hosts_form,
+                  hooks=admin.list_webhooks(), default_hosts=sorted(webhooks_rules.DEFAULT_HOSTS)), status
+
+
+@bp.route("/admin/notify/webhooks/hosts", methods=["POST"])
+def webhook_hosts():
+    """Save the allow-list of hosts other than the platforms' robot hosts."""
+    _admin()
+    hosts_form = WebhookHostsForm()
+    saved = submit(hosts_form, lambda: admin.save_allowed_webhook_hosts(acting_user(), hosts_form.hosts.data or ""))
+    if saved is FAILED:
+        return _webhooks_page(_webhook_form(), hosts_form, 422)
+    flash(_("Saved."), "success")
+    return redirect_to(url_for("notify.webhooks"))
 
 
 @bp.route("/admin/notify/webhooks/<int:hook_id>", methods=["GET", "POST"])

@@ -20,3 +20,16 @@ class CalendarOverride(db.Model):
     note: Mapped[str] = mapped_column(sa.String(100), default="")
     created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CalendarYear(db.Model):
+    """A year whose statutory holidays and make-up workdays an administrator has entered (the State
+    Council's notice) as overrides: the year counts as covered although the library does not know it."""
+
+    __tablename__ = "calendar_year"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    days: Mapped[int] = mapped_column(default=0)
+    source: Mapped[str] = mapped_column(sa.String(16), default="form")  # form | upload
+    entered_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -27,7 +27,7 @@ from portal.core.i18n import portal_tz
 from portal.extensions import db
 from portal.core.roles import ADMIN
 from portal.web.access import ensure_role
-from portal.workcal.models import CalendarOverride
+from portal.workcal.models import CalendarOverride, CalendarYear
 
 DEFAULT_WORKING_HOURS = "09:00-12:00,13:30-17:30"
 
@@ -71,6 +71,43 @@ def library_covers(day: date) -> bool:
         return True
     except NotImplementedError:
         return False
+
+
+#: Where a day's status comes from (month_view's ``source``).
+SOURCE_LIBRARY, SOURCE_OVERRIDE, SOURCE_FALLBACK = "library", "override", "weekend-rule"
+
+
+def day_source(day: date, overrides) -> str:
+    """Which rule decides ``day``: an administrator's override, the holiday library, or Monday–Friday."""
+    if day in overrides:
+        return SOURCE_OVERRIDE
+    return SOURCE_LIBRARY if library_covers(day) else SOURCE_FALLBACK
+
+
+def year_covered(year: int) -> bool:
+    """Whether ``year``'s holidays are known: the library covers it, or an administrator entered its list."""
+    if library_covers(date(year, 1, 1)) and library_covers(date(year, 12, 31)):
+        return True
+    return db.session.get(CalendarYear, year) is not None
+
+
+def uncovered_years(today: date) -> list[int]:
+    """The years administrators must be warned about on ``today``: this year when it is not covered, and
+    from 1 November the next year when it is not."""
+    years = [] if year_covered(today.year) else [today.year]
+    if today >= date(today.year, 11, 1) and not year_covered(today.year + 1):
+        years.append(today.year + 1)
+    return years
+
+
+def entered_years() -> list[CalendarYear]:
+    return list(db.session.scalars(sa.select(CalendarYear).order_by(CalendarYear.year.desc())))
+
+
+def local_today() -> date:
+    from portal.core.types import utcnow
+
+    return utcnow().astimezone(portal_tz()).date()
 
 
 class WorkCalendar:
@@ -193,14 +230,18 @@ def month_view(year: int, month: int) -> list[dict]:
     cal = WorkCalendar()
     first = date(year, month, 1)
     overrides = cal._year(year)
+    notes = dict(db.session.execute(sa.select(CalendarOverride.day, CalendarOverride.note).where(
+        CalendarOverride.day >= first, CalendarOverride.day < (first + timedelta(days=31)).replace(day=1))).all())
     days = []
     day = first
     while day.month == month:
-        source = "override" if day in overrides else ("library" if library_covers(day) else "weekend-rule")
+        source = day_source(day, overrides)
         holiday_name = ""
-        if source == "library":
+        if source == SOURCE_LIBRARY:
             on_holiday, name = chinese_calendar.get_holiday_detail(day)
             holiday_name = name or ""
+        elif source == SOURCE_OVERRIDE:
+            holiday_name = notes.get(day, "")
         days.append({"day": day, "workday": cal.is_workday(day), "source": source, "holiday": holiday_name})
         day += timedelta(days=1)
     return days

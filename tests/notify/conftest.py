@@ -40,7 +40,13 @@ def use_smtp(admin):
 
 
 @pytest.fixture
-def robots():
+def robots(admin):
+    """The robot receiver on a loopback port. Loopback is refused for robots unless an administrator
+    allow-lists the literal address, which is what this test setup does."""
+    from portal.notify.admin import save_allowed_webhook_hosts
+
     receiver = RobotReceiver().start()
+    save_allowed_webhook_hosts(admin, "127.0.0.1")
+    db.session.flush()
     yield receiver
     receiver.stop()
