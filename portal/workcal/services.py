@@ -19,6 +19,7 @@ from datetime import date, datetime, time, timedelta
 import chinese_calendar
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from portal.audit.services import record
@@ -30,6 +31,17 @@ from portal.web.access import ensure_role
 from portal.workcal.models import CalendarOverride, CalendarYear
 
 DEFAULT_WORKING_HOURS = "09:00-12:00,13:30-17:30"
+
+
+#: The library names its holidays in English; each carries its Chinese name too.
+_CHINESE_HOLIDAY_NAMES = {h.value: h.chinese for h in chinese_calendar.Holiday}
+
+
+def holiday_label(name: str | None) -> str:
+    """A holiday's name in the interface language (春节 in Chinese, Spring Festival in English)."""
+    if not name:
+        return ""
+    return _CHINESE_HOLIDAY_NAMES.get(name, name) if str(get_locale()).startswith("zh") else name
 
 
 @dataclass(frozen=True)
@@ -239,7 +251,7 @@ def month_view(year: int, month: int) -> list[dict]:
         holiday_name = ""
         if source == SOURCE_LIBRARY:
             on_holiday, name = chinese_calendar.get_holiday_detail(day)
-            holiday_name = name or ""
+            holiday_name = holiday_label(name)
         elif source == SOURCE_OVERRIDE:
             holiday_name = notes.get(day, "")
         days.append({"day": day, "workday": cal.is_workday(day), "source": source, "holiday": holiday_name})

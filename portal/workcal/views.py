@@ -1,7 +1,6 @@
 """The working-day calendar for administrators: a month at a time, with overrides."""
 from __future__ import annotations
 
-from datetime import date
 
 from flask import flash, request, url_for
 from flask_babel import gettext as _

@@ -193,10 +193,10 @@ def test_an_uploaded_list_is_previewed_and_applied(admin_client, name, content):
 
 
 @pytest.mark.parametrize("lines, expected", [
-    ("2027-02-30 休 春节", "Line 1"),
-    ("2027-02-08 放风筝", "Line 1"),
-    ("2027-02-14~2027-02-08 休", "Line 1"),
-    ("2027-01-01 休 元旦\n2027-01-01 班 调休", "Line 2"),
+    ("2027-02-30 休 春节", "第 1 行"),
+    ("2027-02-08 放风筝", "第 1 行"),
+    ("2027-02-14~2027-02-08 休", "第 1 行"),
+    ("2027-01-01 休 元旦\n2027-01-01 班 调休", "第 2 行"),
     ("2027-01-01 休\n2028-01-01 休", "2027, 2028"),
     ("# only a comment", ""),
 ])
@@ -235,3 +235,8 @@ def test_the_page_plain_and_htmx(admin_client, today):
     body = assert_full_page(admin_client.get(PAGE))
     assert field_has_error(body, "lines") is False and "calendar-coverage-warning" in body
     assert "State Council" in body or "国务院" in body
+
+
+def test_library_holidays_are_named_in_chinese(admin_client):
+    page = admin_client.get("/admin/calendar/?year=2026&month=10").get_data(as_text=True)
+    assert "国庆节" in page and "National Day" not in page
