@@ -115,6 +115,9 @@ class TestConfig(Config):
     REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
     PORTAL_PASSWORD_METHOD = "pbkdf2:sha256:1000"
     RATELIMIT_ENABLED = False
+    #: Only here: webhook tests post to a receiver on 127.0.0.1 (allow-listed by that address). Loopback is
+    #: refused in every other configuration, whatever the allow-list says.
+    PORTAL_WEBHOOK_TEST_LOOPBACK = True
 
 
 class ProductionConfig(Config):

@@ -12,7 +12,7 @@ from portal.extensions import db
 from portal.notify import webhooks
 from portal.notify.admin import ANNOUNCEMENT, save_allowed_webhook_hosts
 from portal.notify.delivery import process
-from portal.notify.models import FAILED, INAPP, SENT, Delivery, Webhook
+from portal.notify.models import FAILED, INAPP, SENT, Webhook
 from portal.notify.services import notify, set_preference
 from portal.notify.webhooks import TargetRefused, check_target
 from tests.helpers import HX, audit, count, field_has_error, reloaded, sh
@@ -266,3 +266,13 @@ def test_a_redirect_is_not_followed(admin, make_user, make_department):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_loopback_is_refused_outside_the_test_configuration_even_when_allow_listed(app, monkeypatch):
+    """Only the test configuration may post to its local receiver; a deployment never posts to itself."""
+    assert check_target("http://127.0.0.1:5102/hook", allowed_hosts=["127.0.0.1"]).addresses == ("127.0.0.1",)
+    monkeypatch.setitem(app.config, "PORTAL_WEBHOOK_TEST_LOOPBACK", False)
+    for url in ("http://127.0.0.1:5102/healthz", "http://[::1]:5102/hook"):
+        with pytest.raises(TargetRefused) as refused:
+            check_target(url, allowed_hosts=["127.0.0.1", "::1"])
+        assert refused.value.reason == "loopback"
