@@ -26,7 +26,7 @@ from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
 from portal.extensions import db, rq
 from tests.helpers import client_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]  # 5,000 requests: minutes on a loaded machine
 
 PORTAL = Path(__file__).resolve().parent.parent / "portal"
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5000"))
