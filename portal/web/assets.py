@@ -110,6 +110,9 @@ def _is_hashed(path: str, url: str) -> bool:
 
 
 def _add_headers(headers, path: str, url: str) -> None:
+    # WhiteNoise allows any origin by default (for CDNs); the portal's files are for its own pages.
+    if "Access-Control-Allow-Origin" in headers:
+        del headers["Access-Control-Allow-Origin"]
     headers["X-Content-Type-Options"] = "nosniff"
     headers["Cross-Origin-Resource-Policy"] = "same-origin"
 
