@@ -86,3 +86,18 @@ def test_every_page_has_a_skip_link_a_focusable_main_and_button_dropdowns(admin_
     assert len(re.findall(r'<button type="button" class="nav-link dropdown-toggle"', page)) == 2
     assert 'class="nav-link active" aria-current="page"' in page
 
+
+
+def test_vendored_files_match_their_recorded_sha256_and_axe_is_not_served(client):
+    import hashlib
+
+    vendor = ROOT / "static" / "vendor"
+    recorded = {}
+    for line in (vendor / "VERSIONS.txt").read_text(encoding="utf-8").splitlines():
+        parts = line.split()
+        if len(parts) == 2 and re.fullmatch(r"[0-9a-f]{64}", parts[0]):
+            recorded[parts[1]] = parts[0]
+    assert "../../tests/vendor/axe-core/axe.min.js" in recorded
+    for name, digest in recorded.items():
+        assert hashlib.sha256((vendor / name).read_bytes()).hexdigest() == digest, name
+    assert not list((ROOT / "static").rglob("axe*"))  # a test tool: never under static/
