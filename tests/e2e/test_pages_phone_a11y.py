@@ -82,6 +82,12 @@ def _crawl(page, live_server, username: str) -> dict[str, dict]:
         problems += [f"desktop: {p}" for p in _axe_problems(page)]
         page.set_viewport_size(PHONE)
         report[path] = {"widths": widths, "axe": problems}
+        if path == "/":  # the collapsed navigation, opened on the phone
+            page.locator(".navbar-toggler").click()
+            page.locator("#nav-main.show").wait_for()
+            page.wait_for_timeout(400)  # the collapse animation
+            report["/ (menu open)"] = {"widths": page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]"),
+                                       "axe": _axe_problems(page)}
         if path in nav_pages:  # detail pages one level down, from the list pages
             queue.extend(p for p in _links(page, "main a[href]", origin) if _shape(p) not in seen_shapes)
     return report
