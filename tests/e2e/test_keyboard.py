@@ -62,6 +62,7 @@ def test_edit_a_matrix_cell_with_the_keyboard_only(page, live_server):
     page.goto("/quality/matrix/")
     page.locator("#raci-grid").wait_for()
     presses = _tab_until(page, ".cell-btn")
+    print(f"\nTab presses to the first matrix cell: {presses}")
     assert presses < 40, presses  # the grid is reached by the skip link, nav, filters: not 162 presses
     # each cell is named by its department, its process and its role, not by the letter alone
     name = _active(page, "el.getAttribute('aria-label')")
