@@ -32,6 +32,7 @@ compile-translations: $(VENV)/.installed
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) portal seed-demo
+	$(FLASK) portal build-static
 	PORT=$(PORT) $(PY) -m portal.devserver
 
 ## make test: the whole suite on SQLite, then on PostgreSQL (services started when installed but down)

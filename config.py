@@ -87,6 +87,10 @@ class Config:
     PORTAL_PASSWORD_METHOD = os.environ.get("PORTAL_PASSWORD_METHOD", "scrypt")
     PORTAL_MIN_PASSWORD_LENGTH = _env_int("PORTAL_MIN_PASSWORD_LENGTH", 8)
     PORTAL_SITE_NAME = os.environ.get("PORTAL_SITE_NAME", "")
+    #: Static files: "auto" builds (or reuses) hashed, gzipped copies under PORTAL_STATIC_BUILD_DIR at start
+    #: and WhiteNoise serves them with a year's cache life; "off" lets Flask serve static/ as it is.
+    PORTAL_STATIC_BUILD = os.environ.get("PORTAL_STATIC_BUILD", "auto")
+    PORTAL_STATIC_BUILD_DIR = os.environ.get("PORTAL_STATIC_BUILD_DIR") or str(INSTANCE_DIR / "static-build")
     #: Trust X-Forwarded-For from this many proxies (nginx in front: 1).
     PORTAL_PROXY_COUNT = _env_int("PORTAL_PROXY_COUNT", 0)
     RATELIMIT_STORAGE_URI = None  # set from REDIS_URL at start-up
@@ -118,6 +122,7 @@ class TestConfig(Config):
     #: Only here: webhook tests post to a receiver on 127.0.0.1 (allow-listed by that address). Loopback is
     #: refused in every other configuration, whatever the allow-list says.
     PORTAL_WEBHOOK_TEST_LOOPBACK = True
+    PORTAL_STATIC_BUILD = "off"  # unhashed: tests read /static/<name> directly (tests/web/test_assets.py builds)
 
 
 class ProductionConfig(Config):

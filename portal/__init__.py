@@ -122,9 +122,14 @@ def _init_templates(app: Flask) -> None:
     from portal.core.roles import ROLE_LABELS
     from portal.web.nav import navigation
 
+    from portal.web import assets
+
+    manifest = assets.init_app(app)  # hashed names, precompressed, served by WhiteNoise ({} when off)
+
     def static_url(filename: str) -> str:
-        """url_for('static', ...) without the routing machinery (five calls per page)."""
-        return f"{request.script_root}/static/{filename}"
+        """url_for('static', ...) without the routing machinery (five calls per page), under the file's
+        hashed name when the static build is on."""
+        return f"{request.script_root}/static/{manifest.get(filename, filename)}"
 
     app.jinja_env.filters["dt"] = local_datetime
     app.jinja_env.globals["static_url"] = static_url

@@ -22,6 +22,18 @@ def seed_demo() -> None:
     click.echo(f"demo data: {created} new records" if created else "demo data already present: nothing added")
 
 
+@portal_cli.command("build-static")
+def build_static() -> None:
+    """Build the hashed, gzipped static files (before the web workers start, or in a deployment step)."""
+    from pathlib import Path
+
+    from portal.web import assets
+
+    builds = Path(current_app.config["PORTAL_STATIC_BUILD_DIR"])
+    root, manifest = assets.ensure_build(Path(current_app.static_folder), builds)
+    click.echo(f"static files: {len(manifest)} in {root}")
+
+
 @portal_cli.command("audit-verify")
 def audit_verify() -> None:
     """Verify the audit trail's hash chain and report the first broken link."""

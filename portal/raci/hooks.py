@@ -15,3 +15,14 @@ def setup() -> None:
     register_nav(NavEntry(_l("My responsibilities"), "raci.mine"), order=45)
     register_accountability("raci", services.accountable_names)
     register_demo_seeder("matrix", demo.seed_matrix, order=30)
+
+
+def role_labels() -> dict[str, str]:
+    """Role letter -> its label as text in the request's language ('' -> "None"), for the cells' names."""
+    from flask_babel import gettext
+
+    return {"": gettext("None"), **{letter: str(label) for letter, label in services.LEGEND.items()}}
+
+
+def init_app(app) -> None:
+    app.jinja_env.globals["raci_role_labels"] = role_labels

@@ -1,4 +1,4 @@
-"""What the web domain plugs in: /healthz, the language switch, favicon-free static plumbing."""
+"""What the web domain plugs in: /healthz, the language switch, the favicon."""
 from portal.web import bp
 
 BLUEPRINTS = (bp,)

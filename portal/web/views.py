@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from flask import current_app, jsonify, redirect, request, session, url_for
+from flask import current_app, jsonify, redirect, request, send_from_directory, session, url_for
 from flask_login import current_user
 
 from portal.core.db_setup import database_ok
@@ -47,3 +47,13 @@ def set_language():
             perform(lambda: remember_locale(current_user, code))
     target = request.form.get("next", "")
     return redirect(target if is_safe_next(target) else url_for("home.index"), 303)
+
+
+@bp.route("/favicon.ico")
+@public
+def favicon():
+    """The icon browsers ask for at the root (pages also link static/favicon.svg); cached for a week."""
+    response = send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon",
+                                   max_age=7 * 24 * 3600)
+    response.cache_control.public = True
+    return response

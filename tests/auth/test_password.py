@@ -10,7 +10,7 @@ from tests.auth.helpers import field_errors
 from tests.helpers import DEFAULT_PASSWORD, HX, translated
 
 NEW = "Neues-Passw0rt"
-PUBLIC = {"static", "auth.login", "auth.login_submit", "web.healthz", "web.set_language"}
+PUBLIC = {"static", "auth.login", "auth.login_submit", "web.healthz", "web.set_language", "web.favicon"}
 
 
 def change(client, current=DEFAULT_PASSWORD, new=NEW, confirm=None, **kwargs):
@@ -191,6 +191,7 @@ def test_forced_change_page_explains_itself(app, forced_client):
 def test_forced_user_can_still_log_out_and_use_public_pages(forced_client):
     assert forced_client.get("/healthz").status_code in (200, 503)
     assert forced_client.get("/static/js/portal.js").status_code == 200
+    assert forced_client.get("/favicon.ico").status_code == 200
     response = forced_client.post("/logout")
     assert response.status_code == 302 and response.headers["Location"] == "/login"
 

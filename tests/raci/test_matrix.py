@@ -346,7 +346,7 @@ def test_cell_editor_and_cancel(qm_client, matrix_org):
     response = qm_client.get(f"{MATRIX}/cell/{p}/{kf}/edit", headers=HX)
     body = text(response)
     assert response.status_code == 200 and "<html" not in body
-    assert body.lstrip().startswith(f'<div id="c-{p}-{kf}" class="cell-inner cell-editing">')
+    assert body.lstrip().startswith(f'<div id="c-{p}-{kf}" class="cell-inner cell-editing" role="dialog"')
     assert f'hx-post="{MATRIX}/cell/{p}/{kf}"' in body
     assert re.search(r'<option value="C" selected>', body)
     assert set(re.findall(r'<option value="([RACI]?)"', body)) == {"", "R", "A", "C", "I"}
@@ -382,7 +382,7 @@ def test_post_a_transfer_also_returns_the_old_holders_cell_out_of_band(qm_client
     refused = qm_client.post(f"{MATRIX}/cell/{p}/{kf}", data={"role": "A"}, headers=HX)
     body = text(refused)
     assert refused.status_code == 409, body[:500]
-    assert body.lstrip().startswith(f'<div id="c-{p}-{kf}" class="cell-inner cell-editing">')
+    assert body.lstrip().startswith(f'<div id="c-{p}-{kf}" class="cell-inner cell-editing" role="dialog"')
     assert re.search(r'<button type="submit" name="transfer" value="1"[^>]*>', body)  # “Transfer A here”
     assert re.search(r'<option value="A" selected>', body)  # the attempted letter stays chosen
     error = plain(re.search(r'<div class="text-danger small mt-1 cell-error">(.*?)</div>', body, re.S).group(1))
@@ -524,3 +524,12 @@ def test_service_api_is_what_the_grid_shows(matrix_org):
     head = services.load_matrix(org.heads["KF"])
     assert not head.full_edit and head.editable_departments == {org.depts["KF"].id}
     assert services.load_matrix(org.employee).editable_departments == set()
+
+
+def test_matrix_cells_are_named_by_department_process_and_role(qm_client, matrix_org):
+    body = qm_client.get(f"{MATRIX}/", headers=HX).get_data(as_text=True)
+    names = re.findall(r'<button type="button" class="cell-btn[^"]*"[^>]*aria-label="([^"]+)"', body)
+    assert names, body[:500]
+    assert all(re.fullmatch(r".+ · .+: ([RACI] .+|\s*.+)", name) for name in names), names[:5]
+    assert any(name.endswith(": A 负责/批准") for name in names), names[:10]
+    assert 'id="raci-grid" class="raci-scroll" tabindex="0" role="region"' in body

@@ -11,7 +11,7 @@ from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
 from portal.web.access import is_public_endpoint
 from tests.helpers import HX
 
-PUBLIC_ALLOWLIST = {"static", "auth.login", "auth.login_submit", "web.healthz", "web.set_language"}
+PUBLIC_ALLOWLIST = {"static", "auth.login", "auth.login_submit", "web.healthz", "web.set_language", "web.favicon"}
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
 
 
