@@ -229,11 +229,16 @@ def read_anchors(key: bytes | None = None) -> list[Anchor]:
 
 def latest_anchor() -> Anchor | None:
     """The newest anchor, or None when there is none yet or the file does not verify (audit-verify says why)."""
+    return anchor_state()[0]
+
+
+def anchor_state() -> tuple[Anchor | None, str]:
+    """(the newest anchor or None, "" or why the anchor file does not verify)."""
     try:
         anchors = read_anchors()
-    except AnchorFileTampered:
-        return None
-    return anchors[-1] if anchors else None
+    except AnchorFileTampered as exc:
+        return None, str(exc)
+    return (anchors[-1] if anchors else None), ""
 
 
 def write_anchor(day: date | None = None) -> Anchor:

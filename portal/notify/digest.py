@@ -171,14 +171,17 @@ def audit_anchor_section(users: list[User], day: date) -> dict[int, list[DigestI
     """For administrators: the audit chain's latest anchor (day, event and hash), one line, no query per user.
     Copied into every administrator's mailbox, it lets a truncated trail be noticed even if the anchor file
     is lost with the server."""
-    from portal.audit.services import latest_anchor
+    from portal.audit.services import anchor_state
 
     admins = [user.id for user in users if user.has_role(ADMIN)]
     if not admins:
         return {}
-    anchor = latest_anchor()
-    if anchor is None:
-        item = DigestItem(title=_("The audit trail has no valid anchor yet: run flask portal audit-verify"))
+    anchor, problem = anchor_state()
+    if problem:
+        item = DigestItem(title=_("The audit trail's anchor file does not verify: run flask portal audit-verify"),
+                          detail=problem)
+    elif anchor is None:  # a new installation, before the first nightly anchor
+        return {}
     else:
         item = DigestItem(title=_("Audit trail anchored on %(day)s at event %(id)d, hash %(hash)s",
                                   day=format_date(anchor.day, "yyyy-MM-dd"), id=anchor.event_id, hash=anchor.hash))

@@ -295,3 +295,14 @@ def test_the_admins_digest_shows_the_latest_anchor(chain, make_user):
     assert list(out) == [admin.id]
     [item] = out[admin.id]
     assert "2026-12-01" in item.title and str(anchor.event_id) in item.title and anchor.hash in item.title
+
+
+def test_the_digest_warns_when_the_anchor_file_does_not_verify(chain, make_user, anchors):
+    from portal.core.roles import ADMIN
+    from portal.notify.digest import audit_anchor_section
+
+    admin = make_user(roles=(ADMIN,))
+    assert audit_anchor_section([admin], date(2026, 12, 2)) == {}  # no anchor yet: no line
+    anchors.write_text("2026-12-01\t1\tabc\tdef\n")
+    [item] = audit_anchor_section([admin], date(2026, 12, 2))[admin.id]
+    assert "audit-verify" in item.title and "line 1" in item.detail
