@@ -14,7 +14,8 @@ from typing import Any, Iterable
 from flask_babel import gettext as _
 
 from portal.audit.models import AuditEvent
-from portal.audit.registry import ObjectType, action_label, common_fields, object_type_label, object_types
+from portal.audit.registry import (ObjectType, action_label, common_fields, common_values, object_type_label,
+                                   object_types)
 from portal.core.parsing import parse_id
 
 
@@ -47,11 +48,26 @@ class EventView:
         return "\n".join(line.text for line in self.lines)
 
 
+def _spec(entry: ObjectType | None, key: str):
+    spec = entry.values.get(key) if entry else None
+    return spec if spec is not None else common_values.get(key)
+
+
 def _references(entry: ObjectType | None) -> dict[str, str]:
-    """The fields of ``entry`` whose values are ids of another object type (``values={"head_id": "user"}``)."""
-    if entry is None:
-        return {}
-    return {name: spec for name, spec in entry.values.items() if isinstance(spec, str)}
+    """The fields whose values are ids of another object type (``values={"head_id": "user"}``)."""
+    specs = {name: spec for name, spec in common_values.items() if isinstance(spec, str)}
+    if entry is not None:
+        specs.update({name: spec for name, spec in entry.values.items() if isinstance(spec, str)})
+    return specs
+
+
+def _values_of(summary: dict, name: str) -> list:
+    """The values ``name`` takes in a summary: before, after, and as a top-level detail."""
+    found = [summary.get(name)] if name in summary and name not in ("before", "after") else []
+    for side in ("before", "after"):
+        if isinstance(summary.get(side), dict) and name in summary[side]:
+            found.append(summary[side][name])
+    return found
 
 
 def present(events: Iterable[AuditEvent]) -> list[EventView]:
@@ -62,9 +78,8 @@ def present(events: Iterable[AuditEvent]) -> list[EventView]:
         if entry is not None and entry.resolve and (object_id := parse_id(event.object_id)):
             wanted[event.object_type].add(object_id)
         for name, target in _references(entry).items():
-            for side in ("before", "after"):
-                value = (event.summary or {}).get(side, {}) if isinstance((event.summary or {}).get(side), dict) else {}
-                if (ref := parse_id(value.get(name))) is not None:
+            for value in _values_of(event.summary or {}, name):
+                if (ref := parse_id(value)) is not None:
                     wanted[target].add(ref)
     names: dict[str, dict[int, tuple[str, str]]] = {}
     for type_key, ids in wanted.items():
@@ -102,7 +117,7 @@ def _field_label(entry: ObjectType | None, key: str) -> str:
 
 
 def _value(entry: ObjectType | None, key: str, value: Any, names: dict[str, dict[int, tuple[str, str]]]) -> str:
-    spec = entry.values.get(key) if entry else None
+    spec = _spec(entry, key)
     if isinstance(spec, str):  # an id of another object type
         ref = parse_id(value)
         if ref is not None and ref in names.get(spec, {}):

@@ -33,6 +33,8 @@ action_labels: Registry[object] = Registry("audit action labels")
 object_types: Registry[ObjectType] = Registry("audit object types")
 #: labels of fields that several object types share (before/after keys, extra keys such as "via")
 common_fields: Registry[object] = Registry("audit field labels")
+#: how values of those shared fields read: a mapping, a callable, or an object type's key for ids
+common_values: Registry[Any] = Registry("audit value labels")
 
 
 def register_action_labels(labels: Mapping[str, object]) -> None:
@@ -45,9 +47,12 @@ def register_object_type(key: str, label, *, resolve: Resolver | None = None, fi
     return object_types.register(key, ObjectType(key, label, resolve, dict(fields or {}), dict(values or {})))
 
 
-def register_field_labels(labels: Mapping[str, object]) -> None:
+def register_field_labels(labels: Mapping[str, object], values: Mapping[str, Any] | None = None) -> None:
+    """Labels (and optionally value labels) of fields that any object type's events may carry."""
     for name, label in labels.items():
         common_fields.register(name, label)
+    for name, spec in (values or {}).items():
+        common_values.register(name, spec)
 
 
 def action_label(code: str) -> str:

@@ -15,5 +15,4 @@ def register() -> None:
         "auth.logout_everywhere": lazy_pgettext("audit action", "Signed out everywhere"),
         "auth.password_changed": lazy_pgettext("audit action", "Changed password"),
     })
-    register_field_labels({"sessions": lazy_pgettext("audit field", "Sessions ended"),
-                           "reason": lazy_pgettext("audit field", "Reason")})
+    register_field_labels({"sessions": lazy_pgettext("audit field", "Sessions ended")})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l, lazy_pgettext
 
-from portal.audit.registry import register_action_labels, register_object_type
+from portal.audit.registry import register_action_labels, register_field_labels, register_object_type
 
 
 def register() -> None:
@@ -17,6 +17,9 @@ def register() -> None:
         "webhook.update": lazy_pgettext("audit action", "Edited a group-chat robot"),
     })
     register_object_type("announcement", _l("Announcement"))
+    register_field_labels({"func": lazy_pgettext("audit field", "Job"),
+                           "password_changed": lazy_pgettext("audit field", "Password changed"),
+                           "dedupe_key": lazy_pgettext("audit field", "Reminder key")})
     register_object_type("notify_settings", _l("Notification settings"))
     register_object_type("notification_preference", lazy_pgettext("audit object", "Notification preference"),
                          fields={"mode": lazy_pgettext("audit field", "Delivery")})

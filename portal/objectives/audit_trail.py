@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l, lazy_pgettext
 
 from portal.audit.registry import register_action_labels, register_object_type
 from portal.extensions import db
-from portal.objectives.models import DIRECTION_LABELS, PERIOD_LABELS, Measurement, Objective
+from portal.objectives.models import DIRECTION_LABELS, MANUAL, PERIOD_LABELS, Measurement, Objective
 
 
 def _objectives(ids: list[int]) -> dict[int, tuple[str, str]]:
@@ -21,6 +21,15 @@ def _measurements(ids: list[int]) -> dict[int, tuple[str, str]]:
         .join(Objective, Objective.id == Measurement.objective_id).where(Measurement.id.in_(ids)))
     return {row.id: (f"{row.name} · {row.period_start.isoformat()}",
                      url_for("objectives.detail", objective_id=row.objective_id)) for row in rows}
+
+
+def _data_source(key) -> object:
+    from portal.objectives.registry import get_metric
+
+    if key == MANUAL:
+        return lazy_pgettext("audit value", "Entered by hand")
+    metric = get_metric(key) if isinstance(key, str) else None
+    return metric.label if metric else key
 
 
 def register() -> None:
@@ -42,7 +51,7 @@ def register() -> None:
         "period": lazy_pgettext("audit field", "Period"), "data_source": lazy_pgettext("audit field", "Data source"),
         "tolerance_percent": lazy_pgettext("audit field", "Tolerance (%)"), "active": _l("Active"),
     }, values={"process_id": "process", "department_id": "department", "direction": DIRECTION_LABELS,
-               "period": PERIOD_LABELS, "active": active})
+               "period": PERIOD_LABELS, "active": active, "data_source": _data_source})
     register_object_type("quality_objective_measurement", lazy_pgettext("audit object", "Measurement"),
                          resolve=_measurements, fields={
         "value": lazy_pgettext("audit field", "Value"), "note": _l("Note"),

@@ -50,7 +50,9 @@ def register() -> None:
         "roster_import.upload": lazy_pgettext("audit action", "Uploaded roster"),
         "roster_import.apply": lazy_pgettext("audit action", "Applied roster import"),
     })
-    register_field_labels({"via": lazy_pgettext("audit field", "Via"), "active": _l("Active")})
+    register_field_labels({"active": _l("Active"), "user_id": lazy_pgettext("audit object", "User"),
+                           "department_id": _l("Department")},
+                          values={"user_id": "user", "department_id": "department"})
     register_object_type("user", lazy_pgettext("audit object", "User"), resolve=_users, fields={
         "username": _l("Username"), "display_name": _l("Name"), "email": _l("Email"),
         "department_id": _l("Department"), "position_id": _l("Position"), "active": _l("Active"),

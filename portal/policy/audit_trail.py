@@ -29,4 +29,8 @@ def register() -> None:
     register_object_type("quality_policy", _l("Quality policy"), resolve=_policies, fields={
         "status": _l("Status"), "title": _l("Title"), "version": lazy_pgettext("audit field", "Version"),
         "body_sha256": lazy_pgettext("audit field", "Text fingerprint"),
+        "based_on_version": lazy_pgettext("audit field", "Based on version"),
+        "supersedes_version": lazy_pgettext("audit field", "Supersedes version"),
+        "superseded_by_version": lazy_pgettext("audit field", "Superseded by version"),
+        "acknowledgement_id": lazy_pgettext("audit field", "Acknowledgement no."),
     }, values={"status": STATUS_LABELS})

@@ -181,3 +181,21 @@ def test_the_table_scrolls_inside_its_own_container(manager):
 @pytest.mark.parametrize("path", ["/admin/audit/", "/admin/audit/export.xlsx"])
 def test_dates_out_of_range_do_not_overflow(manager, path, query):
     assert manager.get(f"{path}?{query}").status_code == 200
+
+
+def test_shared_details_read_as_words(app, manager, make_user):
+    """"via", a signature's meaning and a user id in the details read as words, not codes."""
+    from portal.audit.registry import common_fields, common_values
+    from portal.esign.services import MEANINGS
+
+    someone = make_user(display_name="签收人孙七")
+    record("department.create", object_type="department", object_id=1, after={"name": "x"}, extra={"via": "seed-demo"})
+    record("esign.sign", object_type="signature", object_id=1,
+           extra={"meaning": "approve", "object_type": "quality_policy", "object_id": "3"})
+    record("policy.acknowledge", object_type="quality_policy", object_id=3, extra={"user_id": someone.id})
+    body = re.sub(r"：\s+", "：", plain_text(text(manager.get("/admin/audit/")).split('id="audit-events"')[1]))
+    with app.test_request_context():
+        assert f"{common_fields.get('via')}：{common_values.get('via')['seed-demo']}" in body
+        assert str(MEANINGS["approve"]) in body and str(object_types.get("quality_policy").label) in body
+        assert "签收人孙七" in body
+    assert "seed-demo" not in body and "approve<" not in body
