@@ -242,18 +242,25 @@ def anchor_state() -> tuple[Anchor | None, str]:
 
 
 def write_anchor(day: date | None = None) -> Anchor:
-    """Append today's anchor: the newest event's id and hash (idempotent: once per day)."""
+    """Append today's anchor: the newest event's id and hash (idempotent: once per day).
+
+    An exclusive lock on the file covers the check and the append, so two runs on the same day (a retried
+    job, the command by hand) never write two lines for one day, which verification would take for tampering.
+    """
+    import fcntl
+
     day = day or datetime.now(portal_tz()).date()
     key = audit_key()
-    anchors = read_anchors(key)
-    if anchors and anchors[-1].day >= day:
-        return anchors[-1]
-    last = db.session.execute(sa.select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
-    event_id, event_hash = (last.id, last.hash) if last else (0, GENESIS)
-    line = f"{day.isoformat()}\t{event_id}\t{event_hash}\t{_anchor_mac(day, event_id, event_hash, key)}\n"
-    fd = os.open(anchor_path(), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "a", encoding="utf-8") as handle:
-        handle.write(line)
+    fd = os.open(anchor_path(), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "a+", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        anchors = read_anchors(key)
+        if anchors and anchors[-1].day >= day:
+            return anchors[-1]
+        last = db.session.execute(
+            sa.select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+        event_id, event_hash = (last.id, last.hash) if last else (0, GENESIS)
+        handle.write(f"{day.isoformat()}\t{event_id}\t{event_hash}\t{_anchor_mac(day, event_id, event_hash, key)}\n")
         handle.flush()
         os.fsync(handle.fileno())
     return Anchor(day, event_id, event_hash, len(anchors) + 1)
