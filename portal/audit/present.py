@@ -70,7 +70,8 @@ def _values_of(summary: dict, name: str) -> list:
     return found
 
 
-def present(events: Iterable[AuditEvent]) -> list[EventView]:
+def present(events: Iterable[AuditEvent], viewer_roles: Iterable[str] | None = None) -> list[EventView]:
+    """Readable views of ``events``; links only to pages ``viewer_roles`` may open (None: every link)."""
     events = list(events)
     wanted: dict[str, set[int]] = defaultdict(set)
     for event in events:
@@ -85,13 +86,16 @@ def present(events: Iterable[AuditEvent]) -> list[EventView]:
     for type_key, ids in wanted.items():
         entry = object_types.get(type_key)
         names[type_key] = dict(entry.resolve(sorted(ids))) if entry and entry.resolve else {}
-    return [_view(event, names) for event in events]
+    roles = None if viewer_roles is None else set(viewer_roles)
+    return [_view(event, names, roles) for event in events]
 
 
-def _view(event: AuditEvent, names: dict[str, dict[int, tuple[str, str]]]) -> EventView:
+def _view(event: AuditEvent, names: dict[str, dict[int, tuple[str, str]]], roles: set[str] | None) -> EventView:
     entry = object_types.get(event.object_type)
     object_id = parse_id(event.object_id)
     name, url = names.get(event.object_type, {}).get(object_id, ("", "")) if object_id else ("", "")
+    if url and entry and entry.link_roles and roles is not None and not roles & set(entry.link_roles):
+        url = ""
     if not name:
         name = event.object_id or ""
     view = EventView(event, action_label(event.action), object_type_label(event.object_type) if event.object_type else "",

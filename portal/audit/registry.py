@@ -27,6 +27,8 @@ class ObjectType:
     resolve: Resolver | None = None
     fields: Mapping[str, object] = field(default_factory=dict)
     values: Mapping[str, Mapping[Any, object] | Callable[[Any], object]] = field(default_factory=dict)
+    #: roles that may open the object's page (empty: everyone who reads the trail); others see the name only
+    link_roles: tuple[str, ...] = ()
 
 
 action_labels: Registry[object] = Registry("audit action labels")
@@ -43,8 +45,9 @@ def register_action_labels(labels: Mapping[str, object]) -> None:
 
 
 def register_object_type(key: str, label, *, resolve: Resolver | None = None, fields: Mapping[str, object] | None = None,
-                         values: Mapping[str, Any] | None = None) -> ObjectType:
-    return object_types.register(key, ObjectType(key, label, resolve, dict(fields or {}), dict(values or {})))
+                         values: Mapping[str, Any] | None = None, link_roles: tuple[str, ...] = ()) -> ObjectType:
+    return object_types.register(key, ObjectType(key, label, resolve, dict(fields or {}), dict(values or {}),
+                                                 tuple(link_roles)))
 
 
 def register_field_labels(labels: Mapping[str, object], values: Mapping[str, Any] | None = None) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 
 from flask import request, send_file
+from flask_login import current_user
 from flask_babel import gettext as _
 
 from portal.audit import bp, services
@@ -32,8 +33,8 @@ def index():
     events = services.search_events(filters, before=arg_int("before"), limit=PER_PAGE + 1)
     has_more = len(events) > PER_PAGE
     events = events[:PER_PAGE]
-    return render("audit/index.html", "audit/_partials/_events.html", events=present(events), filters=filters,
-                  has_more=has_more, next_before=events[-1].id if events else None,
+    return render("audit/index.html", "audit/_partials/_events.html", events=present(events, current_user.roles),
+                  filters=filters, has_more=has_more, next_before=events[-1].id if events else None,
                   actions=services.action_choices(), object_types=services.object_type_choices())
 
 

@@ -7,7 +7,7 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l, lazy_pgettext
 
 from portal.audit.registry import register_action_labels, register_field_labels, register_object_type
-from portal.core.roles import ROLE_LABELS
+from portal.core.roles import ADMIN, ROLE_LABELS
 from portal.extensions import db
 from portal.org.models import Department, Position, User
 
@@ -57,12 +57,13 @@ def register() -> None:
         "username": _l("Username"), "display_name": _l("Name"), "email": _l("Email"),
         "department_id": _l("Department"), "position_id": _l("Position"), "active": _l("Active"),
         "roles": _l("Roles"),
-    }, values={"department_id": "department", "position_id": "position", "roles": ROLE_LABELS, "active": _ACTIVE})
+    }, values={"department_id": "department", "position_id": "position", "roles": ROLE_LABELS, "active": _ACTIVE},
+       link_roles=(ADMIN,))
     register_object_type("department", lazy_pgettext("audit object", "Department"), resolve=_departments, fields={
         "code": _l("Code"), "name": _l("Name"), "parent_id": _l("Parent department"), "head_id": _l("Head"),
         "active": _l("Active"), "sort_order": _l("Sort order"),
-    }, values={"parent_id": "department", "head_id": "user", "active": _ACTIVE})
+    }, values={"parent_id": "department", "head_id": "user", "active": _ACTIVE}, link_roles=(ADMIN,))
     register_object_type("position", lazy_pgettext("audit object", "Position"), resolve=_positions, fields={
         "name": _l("Name"), "department_id": _l("Department"), "active": _l("Active"),
-    }, values={"department_id": "department", "active": _ACTIVE})
+    }, values={"department_id": "department", "active": _ACTIVE}, link_roles=(ADMIN,))
     register_object_type("pending_import", lazy_pgettext("audit object", "Import file"))

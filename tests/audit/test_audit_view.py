@@ -94,7 +94,8 @@ def test_an_edit_reads_as_field_old_and_new(app, manager, make_department, make_
                                          str(object_types.get("department").fields["head_id"]))
     body = html.split('id="audit-events"')[1]
     assert label in body and "department.update</" not in body
-    assert f'href="/admin/org/departments/{dept.id}"' in body and ">客服部</a>" in body
+    # the department's page is for administrators: a quality manager reads the name without a link
+    assert "客服部" in body and f'href="/admin/org/departments/{dept.id}"' not in body
     flat = re.sub(r"：\s+", "：", plain_text(body))
     assert f"{name_field}：客服一部 → 客服部" in flat
     assert f"{head_field}：— → 部长赵六" in flat  # an id shown as the person's name
@@ -199,3 +200,23 @@ def test_shared_details_read_as_words(app, manager, make_user):
         assert str(MEANINGS["approve"]) in body and str(object_types.get("quality_policy").label) in body
         assert "签收人孙七" in body
     assert "seed-demo" not in body and "approve<" not in body
+
+
+def test_administrators_get_links_to_the_objects(client, make_user, login, make_department):
+    login(client, make_user(roles=(ADMIN,)))
+    dept = make_department(name="财务部")
+    record("department.update", dept, before={"name": "财务室"}, after={"name": "财务部"})
+    record("process.update", object_type="process", object_id=1, before={"name": "a"}, after={"name": "b"})
+    body = text(client.get("/admin/audit/", headers=HX))
+    assert f'<a href="/admin/org/departments/{dept.id}">财务部</a>' in body
+
+
+def test_quality_managers_get_links_to_pages_they_may_open(manager, make_user):
+    from portal.processes.models import Process
+
+    process = Process(code="P-AUD", name="审核过程")
+    db.session.add(process)
+    db.session.flush()
+    record("process.update", process, before={"name": "审核"}, after={"name": "审核过程"})
+    body = text(manager.get("/admin/audit/", headers=HX))
+    assert f'href="/quality/processes/{process.id}/edit">P-AUD 审核过程</a>' in body
