@@ -73,7 +73,7 @@ services:
 
 ## make translations: extract, update and compile the zh_Hans_CN catalog
 translations: $(VENV)/.installed
-	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --ignore-dirs='.* __pycache__' --no-location --sort-output -o portal/translations/messages.pot .
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext -k lazy_pgettext:1c,2 --ignore-dirs='.* __pycache__' --no-location --sort-output -o portal/translations/messages.pot .
 	$(VENV)/bin/pybabel update -i portal/translations/messages.pot -d portal/translations -l zh_Hans_CN --no-fuzzy-matching --ignore-obsolete
 	$(VENV)/bin/pybabel compile -d portal/translations
 

@@ -93,6 +93,9 @@ class Config:
     PORTAL_STATIC_BUILD_DIR = os.environ.get("PORTAL_STATIC_BUILD_DIR") or str(INSTANCE_DIR / "static-build")
     #: Trust X-Forwarded-For from this many proxies (nginx in front: 1).
     PORTAL_PROXY_COUNT = _env_int("PORTAL_PROXY_COUNT", 0)
+    #: The audit trail's HMAC key (issue 8, item 5): PORTAL_AUDIT_KEY, or else the file instance/audit.key,
+    #: which development and test create (mode 0600) on first use; production refuses to start without one.
+    PORTAL_AUDIT_KEY = os.environ.get("PORTAL_AUDIT_KEY", "")
     RATELIMIT_STORAGE_URI = None  # set from REDIS_URL at start-up
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True  # a Redis outage must not take the login page down
@@ -142,6 +145,16 @@ class ProductionConfig(Config):
         # The class attribute was read when this module was imported; use the key just checked, so the
         # application never signs sessions with another key (e.g. the development default) than the one validated.
         cls.SECRET_KEY = key
+        audit_key = os.environ.get("PORTAL_AUDIT_KEY", "")
+        key_file = INSTANCE_DIR / "audit.key"
+        if audit_key and len(audit_key) < 32:
+            raise RuntimeError("PORTAL_AUDIT_KEY is shorter than 32 characters: set a long random value.")
+        if not audit_key and not (key_file.is_file() and key_file.stat().st_size >= 32):
+            raise RuntimeError(
+                f"No audit trail key: set PORTAL_AUDIT_KEY or create {key_file} (mode 0600) with a long random "
+                "value (python -c 'import secrets; print(secrets.token_hex(32))'), kept outside the database."
+            )
+        cls.PORTAL_AUDIT_KEY = audit_key
 
 
 CONFIGS = {

@@ -36,16 +36,26 @@ def build_static() -> None:
 
 @portal_cli.command("audit-verify")
 def audit_verify() -> None:
-    """Verify the audit trail's hash chain and report the first broken link."""
+    """Verify the audit trail (keyed hash chain and daily anchors) and name the first check that fails."""
     from portal.audit.services import verify_chain
 
     report = verify_chain()
     if report.intact:
-        click.echo(f"audit chain intact: {report.checked} events verified")
+        click.echo(f"audit chain intact: {report.checked} events verified, {report.anchors} anchors checked")
         return
-    click.echo(f"audit chain BROKEN at event {report.broken_id}: {report.reason} "
+    where = f"at event {report.broken_id}" if report.broken_id else f"at anchor line {report.anchor_line}"
+    click.echo(f"audit chain BROKEN {where}: check failed: {report.check}: {report.reason} "
                f"({report.checked} events verified before it)", err=True)
     sys.exit(2)
+
+
+@portal_cli.command("audit-anchor")
+def audit_anchor() -> None:
+    """Append today's anchor of the audit chain to instance/audit-anchors.log (the daily job does this too)."""
+    from portal.audit.services import write_anchor
+
+    anchor = write_anchor()
+    click.echo(f"audit anchor {anchor.day.isoformat()}: event {anchor.event_id} {anchor.hash}")
 
 
 @portal_cli.command("create-admin")

@@ -66,6 +66,7 @@ def wiring_report() -> dict[str, list[str]]:
     """The keys of every registry as this process sees them (the wiring test compares the web app's with a
     worker's; an operator can run it as a job to check a worker)."""
     from portal import signals
+    from portal.audit.registry import action_labels, object_types
     from portal.core.registry import cron_jobs, demo_seeders
     from portal.home.registry import home_panels, todo_providers
     from portal.notify.registry import notification_kinds, sections
@@ -78,6 +79,7 @@ def wiring_report() -> dict[str, list[str]]:
         "navigation": nav_entries, "todo_providers": todo_providers, "home_panels": home_panels,
         "notification_kinds": notification_kinds, "digest_sections": sections, "metrics": metrics_registry,
         "process_accountability": accountability, "cron_jobs": cron_jobs, "demo_seeders": demo_seeders,
+        "audit_action_labels": action_labels, "audit_object_types": object_types,
     }
     report = {name: registry.keys() for name, registry in registries.items()}
     report["signal_receivers"] = sorted(f"{s.name}:{len(s.receivers)}" for s in signals.ALL)

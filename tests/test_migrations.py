@@ -64,6 +64,7 @@ def test_seed_demo_is_idempotent_and_refused_in_production(tmp_path):
     verify = _flask(env, "portal", "audit-verify")
     assert verify.returncode == 0 and "intact" in verify.stdout
 
-    production = portal_env(url, tmp_path / "instance", PORTAL_CONFIG="production", SECRET_KEY="x" * 40)
+    production = portal_env(url, tmp_path / "instance", PORTAL_CONFIG="production", SECRET_KEY="x" * 40,
+                            PORTAL_AUDIT_KEY="a" * 40)
     refused = _flask(production, "portal", "seed-demo")
     assert refused.returncode != 0 and "refuses to run in production" in refused.stderr

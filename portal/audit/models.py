@@ -10,8 +10,17 @@ from portal.core.types import UTCDateTime, utcnow
 from portal.extensions import db
 
 
+#: ``chain`` versions. Rows written before the audit key existed (issue 8, item 5) keep their plain SHA-256
+#: (version 1); every row since is an HMAC-SHA256 under the key (version 2). A version-1 row after the first
+#: version-2 row is a forgery, and the first keyed row's HMAC covers the last legacy hash, so the legacy
+#: rows cannot be rewritten either without the key.
+CHAIN_SHA256 = 1
+CHAIN_HMAC = 2
+
+
 class AuditEvent(db.Model):
-    """Append-only audit trail. Each row carries the SHA-256 of its content chained to the previous row."""
+    """Append-only audit trail. Each row carries an HMAC-SHA256 (under a key kept outside the database) of
+    its content chained to the previous row; see ``chain``."""
 
     __tablename__ = "audit_event"
 
@@ -27,5 +36,7 @@ class AuditEvent(db.Model):
     ip: Mapped[str] = mapped_column(sa.String(64), default="")
     prev_hash: Mapped[str] = mapped_column(sa.String(64))
     hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    #: how ``hash`` is computed: CHAIN_SHA256 (legacy rows) or CHAIN_HMAC
+    chain: Mapped[int] = mapped_column(sa.SmallInteger, default=CHAIN_HMAC, server_default="1")
 
     __table_args__ = (sa.Index("ix_audit_event_object", "object_type", "object_id"),)

@@ -4,9 +4,11 @@ from __future__ import annotations
 import io
 
 from flask import request, send_file
+from flask_login import current_user
 from flask_babel import gettext as _
 
 from portal.audit import bp, services
+from portal.audit.present import present
 from portal.core.i18n import local_datetime
 from portal.core.uploads import keep_as_text
 from portal.core.roles import ADMIN, QUALITY_MANAGER
@@ -31,9 +33,9 @@ def index():
     events = services.search_events(filters, before=arg_int("before"), limit=PER_PAGE + 1)
     has_more = len(events) > PER_PAGE
     events = events[:PER_PAGE]
-    actions = services.recorded_actions()
-    return render("audit/index.html", "audit/_partials/_events.html", events=events, filters=filters,
-                  has_more=has_more, next_before=events[-1].id if events else None, actions=actions)
+    return render("audit/index.html", "audit/_partials/_events.html", events=present(events, current_user.roles),
+                  filters=filters, has_more=has_more, next_before=events[-1].id if events else None,
+                  actions=services.action_choices(), object_types=services.object_type_choices())
 
 
 @bp.route("/export.xlsx")
@@ -43,13 +45,15 @@ def export():
 
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("Audit trail"))
-    header = [_("ID"), _("Time"), _("Actor"), _("Action"), _("Object type"), _("Object ID"), _("Details"), _("IP"), _("Hash")]
+    header = [_("ID"), _("Time"), _("Actor"), _("Action"), _("Object type"), _("Object"), _("Details"), _("IP"), _("Hash")]
     sheet.append(header)
-    for event in services.export_events(_filters(), EXPORT_LIMIT):
-        sheet.append([_cell(sheet, value) for value in (
-            event.id, local_datetime(event.created_at, "yyyy-MM-dd HH:mm:ss"), event.actor_name, event.action,
-            event.object_type, event.object_id, _summary_text(event.summary), event.ip, event.hash,
-        )])
+    for chunk in _chunks(services.export_events(_filters(), EXPORT_LIMIT), 500):
+        for view in present(chunk):  # names resolved per chunk: a fixed number of queries per 500 rows
+            event = view.event
+            sheet.append([_cell(sheet, value) for value in (
+                event.id, local_datetime(event.created_at, "yyyy-MM-dd HH:mm:ss"), event.actor_name, view.action,
+                view.object_type, view.object_name, view.details_text, event.ip, event.hash,
+            )])
     buffer = io.BytesIO()
     workbook.save(buffer)
     buffer.seek(0)
@@ -65,16 +69,12 @@ def _cell(sheet, value):
     return keep_as_text(WriteOnlyCell(sheet, value=value))
 
 
-@bp.app_template_filter("audit_json")
-def _audit_json(value) -> str:
-    """A summary value as readable JSON (Chinese stays Chinese; ``tojson`` would show \\uXXXX escapes).
-    Returns plain text, so Jinja's autoescaping applies."""
-    import json
-
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-
-
-def _summary_text(summary: dict) -> str:
-    import json
-
-    return json.dumps(summary or {}, ensure_ascii=False, sort_keys=True)
+def _chunks(rows, size: int):
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

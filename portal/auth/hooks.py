@@ -7,6 +7,7 @@ from portal.auth import bp
 from portal.auth.jobs import purge_login_attempts
 from portal.core.registry import register_cron
 from portal.home.registry import TodoItem, register_todo_provider
+from portal.auth import audit_trail
 
 BLUEPRINTS = (bp,)
 
@@ -19,5 +20,6 @@ def _password_todo(user) -> list[TodoItem]:
 
 
 def setup() -> None:
+    audit_trail.register()
     register_todo_provider("account", _password_todo, order=10)
     register_cron("purge_login_attempts", purge_login_attempts, cron="0 3 * * *")

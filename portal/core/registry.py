@@ -15,6 +15,8 @@ notification kinds            ``portal.notify.registry.register_kind``    prefer
 digest sections               ``portal.notify.registry.register_digest_section``  the daily digest
 objective metrics             ``portal.objectives.registry.register_metric``   automatic measurements
 missed-objective actions      ``portal.objectives.registry.register_missed_action``  objective page
+audit action labels           ``portal.audit.registry.register_action_labels``  the audit trail, its export
+audit object types            ``portal.audit.registry.register_object_type``    the audit trail, its export
 periodic jobs                 :func:`register_cron` (below)               ``rq cron portal.cron``
 demo seeders                  :func:`register_demo_seeder` (below)        ``flask portal seed-demo``
 ============================  ==========================================  ============================

@@ -1,7 +1,9 @@
-"""The e-signature domain plugs nothing in: other domains call ``portal.esign.services.sign``."""
+"""The e-signature domain plugs in only how its audit events read: other domains call
+``portal.esign.services.sign``."""
+from portal.esign import audit_trail
 
 BLUEPRINTS = ()
 
 
 def setup() -> None:
-    """Nothing to register."""
+    audit_trail.register()

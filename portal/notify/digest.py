@@ -20,7 +20,7 @@ from portal.extensions import db
 from portal.notify.models import Delivery, Digest, Notification
 from portal.notify.registry import DigestItem, digest_sections
 from portal.org.models import Department, User, UserRole
-from portal.core.roles import DEPT_HEAD
+from portal.core.roles import ADMIN, DEPT_HEAD
 from portal.workcal.services import WorkCalendar
 from portal.core.i18n import portal_tz
 
@@ -165,3 +165,24 @@ def team_unread_section(heads: list[User], day: date) -> dict[int, list[DigestIt
     for head_id, dept_id in head_depts:
         out[head_id] += by_dept.get(dept_id, [])
     return dict(out)
+
+
+def audit_anchor_section(users: list[User], day: date) -> dict[int, list[DigestItem]]:
+    """For administrators: the audit chain's latest anchor (day, event and hash), one line, no query per user.
+    Copied into every administrator's mailbox, it lets a truncated trail be noticed even if the anchor file
+    is lost with the server."""
+    from portal.audit.services import anchor_state
+
+    admins = [user.id for user in users if user.has_role(ADMIN)]
+    if not admins:
+        return {}
+    anchor, problem = anchor_state()
+    if problem:
+        item = DigestItem(title=_("The audit trail's anchor file does not verify: run flask portal audit-verify"),
+                          detail=problem)
+    elif anchor is None:  # a new installation, before the first nightly anchor
+        return {}
+    else:
+        item = DigestItem(title=_("Audit trail anchored on %(day)s at event %(id)d, hash %(hash)s",
+                                  day=format_date(anchor.day, "yyyy-MM-dd"), id=anchor.event_id, hash=anchor.hash))
+    return {user_id: [item] for user_id in admins}

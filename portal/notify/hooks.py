@@ -10,11 +10,13 @@ from portal.notify.jobs import calendar_coverage, tick
 from portal.notify.registry import register_digest_section, register_kind
 from portal.notify.services import unread_count
 from portal.web.nav import NavEntry, register_nav
+from portal.notify import audit_trail
 
 BLUEPRINTS = (bp,)
 
 
 def setup() -> None:
+    audit_trail.register()
     register_nav(NavEntry(_l("Notifications"), "notify.centre"), order=80)
     register_nav(NavEntry(_l("Announcement"), "notify.announce", (ADMIN, QUALITY_MANAGER, DEPT_HEAD)), order=85)
     register_nav(NavEntry(_l("Notification settings"), "notify.settings", (ADMIN,), "admin"), order=60)
@@ -26,6 +28,8 @@ def setup() -> None:
     register_digest_section("notifications", _l("Unread notifications"), digest.unread_notifications_section,
                             order=90)
     register_digest_section("team", _l("My team"), digest.team_unread_section, heads_only=True, order=200)
+    # Administrators see the audit chain's latest anchor every day: a copy of the head outside the database.
+    register_digest_section("audit_anchor", _l("Audit trail"), digest.audit_anchor_section, order=950)
     # The outbox sweeper and the digest start (at the configured time, on working days) run on this tick.
     register_cron("notify_tick", tick, interval=60)
     # From 1 November (and all year when this year is not covered): a year without holidays is announced.

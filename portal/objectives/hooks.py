@@ -9,11 +9,13 @@ from portal.objectives import bp, demo, subscribers
 from portal.objectives.jobs import compute_automatic_measurements
 from portal.objectives.services import MISSED_KIND
 from portal.web.nav import NavEntry, register_nav
+from portal.objectives import audit_trail
 
 BLUEPRINTS = (bp,)
 
 
 def setup() -> None:
+    audit_trail.register()
     register_nav(NavEntry(_l("Quality objectives"), "objectives.index"), order=30)
     register_kind(MISSED_KIND, _l("Quality objective missed"))
     signals.objective_missed.connect(subscribers.notify_head_of_missed)

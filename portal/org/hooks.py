@@ -6,11 +6,13 @@ from portal.core.registry import register_demo_seeder
 from portal.core.roles import ADMIN
 from portal.org import bp, demo, roster
 from portal.web.nav import NavEntry, register_nav
+from portal.org import audit_trail
 
 BLUEPRINTS = (bp,)
 
 
 def setup() -> None:
+    audit_trail.register()
     register_nav(NavEntry(_l("Users"), "org.users", (ADMIN,), "admin"), order=10)
     register_nav(NavEntry(_l("Departments"), "org.departments", (ADMIN,), "admin"), order=20)
     register_nav(NavEntry(_l("Roster import"), "org.roster_import", (ADMIN,), "admin"), order=30)

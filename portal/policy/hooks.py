@@ -12,6 +12,7 @@ from portal.notify.registry import register_digest_section, register_kind
 from portal.objectives.registry import register_metric
 from portal.policy import bp, demo, services
 from portal.web.nav import NavEntry, register_nav
+from portal.policy import audit_trail
 
 BLUEPRINTS = (bp,)
 
@@ -34,6 +35,7 @@ def _home_panel(user) -> dict | None:
 
 
 def setup() -> None:
+    audit_trail.register()
     register_nav(NavEntry(_l("Quality policy"), "policy.index"), order=20)
     register_kind(services.REMINDER_KIND, _l("Quality policy reminders"))
     register_kind(services.PUBLISHED_KIND, _l("Quality policy published"))

@@ -6,11 +6,13 @@ from portal.core.registry import register_demo_seeder
 from portal.processes.registry import register_accountability
 from portal.raci import bp, demo, services
 from portal.web.nav import NavEntry, register_nav
+from portal.raci import audit_trail
 
 BLUEPRINTS = (bp,)
 
 
 def setup() -> None:
+    audit_trail.register()
     register_nav(NavEntry(_l("Responsibility matrix"), "raci.index"), order=40)
     register_nav(NavEntry(_l("My responsibilities"), "raci.mine"), order=45)
     register_accountability("raci", services.accountable_names)

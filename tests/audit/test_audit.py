@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from openpyxl import load_workbook
 
 from portal.audit.models import AuditEvent
+from portal.audit.registry import action_label
 from portal.audit.services import GENESIS, compute_hash, record, snapshot, verify_chain
 from portal.extensions import db
 from portal.core.roles import ADMIN, QUALITY_MANAGER
@@ -326,7 +327,7 @@ def test_export_contains_the_rows_and_chinese_text(viewer, trail):
     stored = {e.id: e for e in events()}
     for event_id, row in by_id.items():
         event = stored[event_id]
-        assert row[2] == (event.actor_name or None) and row[3] == event.action and row[8] == event.hash
+        assert row[2] == (event.actor_name or None) and row[3] == action_label(event.action) and row[8] == event.hash
     text = " ".join(str(cell) for row in body for cell in row if cell is not None)
     assert "审计员张三" in text and "质量手册" in text and "请审核第三章" in text
     assert re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", body[0][1])

@@ -15,6 +15,8 @@ STRONG_KEY = "0123456789abcdef0123456789abcdef-strong"
 def production_env(monkeypatch):
     """Leave ProductionConfig as it was, whatever create_app does to it."""
     monkeypatch.setattr(config.ProductionConfig, "SECRET_KEY", config.ProductionConfig.SECRET_KEY)
+    monkeypatch.setattr(config.ProductionConfig, "PORTAL_AUDIT_KEY", config.ProductionConfig.PORTAL_AUDIT_KEY)
+    monkeypatch.setenv("PORTAL_AUDIT_KEY", "audit-key-" + "0" * 40)  # tests/audit/test_audit_key.py: without one
     return monkeypatch
 
 

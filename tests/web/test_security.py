@@ -101,6 +101,7 @@ def test_production_cookies_are_secure(tmp_path, monkeypatch):
     import config
 
     monkeypatch.setenv("SECRET_KEY", STRONG_KEY)
+    monkeypatch.setenv("PORTAL_AUDIT_KEY", "k" * 40)
     monkeypatch.setattr(config.ProductionConfig, "SECRET_KEY", config.ProductionConfig.SECRET_KEY)
     with separate_app(tmp_path, "production") as prod:
         assert prod.config["SESSION_COOKIE_SECURE"] is True
