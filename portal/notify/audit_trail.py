@@ -15,6 +15,7 @@ def register() -> None:
         "delivery.retry": lazy_pgettext("audit action", "Retried a delivery"),
         "webhook.create": lazy_pgettext("audit action", "Added a group-chat robot"),
         "webhook.update": lazy_pgettext("audit action", "Edited a group-chat robot"),
+        "webhook.allowlist_update": lazy_pgettext("audit action", "Changed the allowed robot hosts"),
     })
     register_object_type("announcement", _l("Announcement"))
     register_field_labels({"func": lazy_pgettext("audit field", "Job"),
@@ -29,3 +30,5 @@ def register() -> None:
         "department_id": _l("Department"), "platform": lazy_pgettext("audit field", "Platform"),
         "url": lazy_pgettext("audit field", "Address"), "active": _l("Active"),
     }, values={"department_id": "department"})
+    register_object_type("webhook_allowlist", _l("Allowed robot hosts"),
+                         fields={"hosts": lazy_pgettext("audit field", "Hosts")})
