@@ -20,7 +20,7 @@ ROLES = ("admin", "quality", "head_kf", "zhangsan")
 ALLOWED = {
     "English", "SHA", "IP", "ISO", "GB", "RACI", "xlsx", "csv", "CSV", "Excel", "SMTP", "STARTTLS", "SSL", "TLS",
     "HTML", "URL", "UTF", "GB18030", "ID", "Redis", "RQ", "WeCom", "DingTalk", "Feishu", "Lark", "HTTPS", "https",
-    "http", "YYYY", "MM", "DD", "min", "demo", "webhook", "Webhook",
+    "http", "YYYY", "MM", "DD", "min", "demo", "webhook", "Webhook", "chinesecalendar",
 }
 SKIP_PATH = re.compile(r"/(logout|export|[^/]*\.xlsx)|/language|/healthz|/static/")
 
