@@ -97,7 +97,9 @@ def _view(event: AuditEvent, names: dict[str, dict[int, tuple[str, str]]], roles
     if url and entry and entry.link_roles and roles is not None and not roles & set(entry.link_roles):
         url = ""
     if not name:
-        name = event.object_id or ""
+        # An object with no row of its own (an announcement) is named by the title its event recorded.
+        title = (event.summary or {}).get("title")
+        name = title if isinstance(title, str) and title else (event.object_id or "")
     view = EventView(event, action_label(event.action), object_type_label(event.object_type) if event.object_type else "",
                      name, url)
     summary = event.summary or {}
