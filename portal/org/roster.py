@@ -306,10 +306,14 @@ def apply_roster(actor: User, import_id: int) -> tuple[PendingImport, RosterPlan
 
     A second call (double click, retried request) finds the import applied and changes nothing.
     """
-    pending = get_pending(actor, import_id, for_update=True)
+    # The file is parsed before the import is locked for writing: no write lock is held while parsing.
+    pending = get_pending(actor, import_id)
     if pending.status != "pending":
         return pending, None
     rows, file_errors = parse_roster(pending.filename, pending.content)
+    pending = get_pending(actor, import_id, for_update=True)
+    if pending.status != "pending":
+        return pending, None
     plan = plan_roster(rows, file_errors, actor)
     if not plan.valid:
         raise ServiceError(*[(None, m) for m in plan.file_errors],
