@@ -214,3 +214,47 @@ def test_lock_timeouts_are_recognised():
     assert is_lock_timeout(sa.exc.OperationalError("UPDATE", {}, PgError("canceling statement due to lock timeout")))
     assert not is_lock_timeout(sa.exc.OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x")))
     assert not is_lock_timeout(ValueError("database is locked"))
+
+
+# == the same on PostgreSQL, with a lock timeout ========================================================
+ON_POSTGRES = __import__("os").environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
+
+
+@pytest.fixture
+def pg_app(database_url):
+    """The test database with lock_timeout set on every connection, as a deployment may set it."""
+    app = create_app("test", overrides={"SQLALCHEMY_DATABASE_URI": database_url,
+                                        "SQLALCHEMY_ENGINE_OPTIONS": {"connect_args": {"options": "-c lock_timeout=300"}}})
+    app.test_client_class = PortalClient
+    with app.app_context():
+        user = create_user("pg-reader")
+        db.session.commit()
+        app.user_id = user.id
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="PostgreSQL lock timeout (run with TEST_DATABASE_URL=postgresql…)")
+@pytest.mark.parametrize("hx", [False, True], ids=["page", "htmx"])
+def test_postgres_lock_timeout_answers_503_and_readers_still_read(pg_app, database_url, hx):
+    client = pg_app.test_client()
+    with pg_app.app_context():
+        login(client, db.session.get(User, pg_app.user_id))
+        db.session.remove()
+    locker = sa.create_engine(database_url)
+    try:
+        with locker.connect() as conn:
+            conn.execute(sa.text("LOCK TABLE notification IN EXCLUSIVE MODE"))  # writes wait, reads do not
+            page = request_in(pg_app, lambda: client.get("/notifications"))
+            busy = request_in(pg_app, lambda: client.post("/notifications/read-all", headers=HX if hx else {}))
+            conn.rollback()
+    finally:
+        locker.dispose()
+    assert page.status_code == 200
+    body = text(busy)
+    assert busy.status_code == 503, body[:500]
+    assert busy.headers["Retry-After"].isdigit() and translated(pg_app, BUSY) in body
+    assert ("<html" in body) is not hx
