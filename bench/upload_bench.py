@@ -6,6 +6,7 @@ Cases (each run in a fresh child process, which reports its own ``ru_maxrss``):
   XFD) posted to /admin/org/roster; expected: refused (422) at once.
 * ``matrix-xfd``: the same shape in the sheet 质量职能分配表, posted to /quality/matrix/import.
 * ``zip-bomb``: a workbook whose sheet unpacks to 200 MB of blanks, posted to /admin/org/roster.
+* ``strings-bomb``: a 48 KB workbook whose shared-string table holds 1.15 million strings (19.5 MB unpacked).
 * ``roster-5000``: a legitimate roster of 5,000 new users: preview (upload), then apply.
 * ``roster-20000``: the largest roster accepted (20,000 rows × 7 columns): preview only.
 * ``reader-during-apply``: while the 5,000-row roster is applied (a long write transaction), a second browser
@@ -38,7 +39,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CASES = ("roster-xfd", "matrix-xfd", "zip-bomb", "roster-5000", "roster-20000", "reader-during-apply")
+CASES = ("roster-xfd", "matrix-xfd", "zip-bomb", "strings-bomb", "roster-5000", "roster-20000", "reader-during-apply")
 PASSWORD = "Bench-passw0rd"
 ROSTER_HEADER = ["用户名", "姓名", "邮箱", "部门", "岗位", "角色", "状态"]
 
@@ -162,6 +163,8 @@ def _build(case: str, files) -> bytes:
         return files.xfd_workbook(["过程编码", "过程名称", "标准条款"], sheet="质量职能分配表")
     if case == "zip-bomb":
         return files.zip_bomb(200)
+    if case == "strings-bomb":
+        return files.shared_strings_bomb()
     rows = {"roster-5000": 5000, "reader-during-apply": 5000, "roster-20000": 20000}[case]
     return files.workbook([ROSTER_HEADER] + [
         [f"bench{i:05d}", f"员工{i:05d}", f"bench{i:05d}@example.cn", "研发部", f"岗位{i % 40}", "员工", "在职"]

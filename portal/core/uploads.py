@@ -71,10 +71,13 @@ def invalid_xlsx() -> ServiceError:
 #: Bounds on what an uploaded workbook may make the server do. A sheet is read as a stream of cells: at most
 #: ``max_rows`` rows, ``max_columns`` columns holding a value, ``max_cells`` cells in all (empty ones too).
 #: The zip is checked before it is opened: a few hundred KB can unpack to gigabytes (zip bombs), and
-#: Python's zipfile never inflates a member beyond the size its directory declares.
+#: Python's zipfile never inflates a member beyond the size its directory declares. Worksheets are streamed
+#: (their size costs time, not memory); the other parts (shared strings, styles) openpyxl loads whole:
+#: 8 MB of one-letter shared strings is ~470,000 Python strings, some 45 MB.
 MAX_COLUMNS = 256
 MAX_CELLS = 500_000
-MAX_UNPACKED_BYTES = 20 * 1024 * 1024
+MAX_SHEET_BYTES = 64 * 1024 * 1024
+MAX_OTHER_PARTS_BYTES = 8 * 1024 * 1024
 MAX_ZIP_MEMBERS = 500
 
 
@@ -83,15 +86,24 @@ def too_large(max_rows: int, max_columns: int) -> ServiceError:
                                  rows=max_rows, columns=max_columns)))
 
 
+def _too_large_unpacked(limit: int) -> ServiceError:
+    return ServiceError((None, _("The spreadsheet is too large when unpacked (at most %(mb)d MB).",
+                                 mb=limit // (1024 * 1024))))
+
+
 def _check_zip(content: bytes) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(content)) as archive:
             members = archive.infolist()
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         raise invalid_xlsx()
-    if len(members) > MAX_ZIP_MEMBERS or sum(m.file_size for m in members) > MAX_UNPACKED_BYTES:
-        raise ServiceError((None, _("The spreadsheet is too large when unpacked (at most %(mb)d MB).",
-                                    mb=MAX_UNPACKED_BYTES // (1024 * 1024))))
+    if len(members) > MAX_ZIP_MEMBERS:
+        raise invalid_xlsx()
+    sheets = [m for m in members if m.filename.lower().startswith("xl/worksheets/") and m.filename.endswith(".xml")]
+    if any(m.file_size > MAX_SHEET_BYTES for m in sheets):
+        raise _too_large_unpacked(MAX_SHEET_BYTES)
+    if sum(m.file_size for m in members if m not in sheets) > MAX_OTHER_PARTS_BYTES:
+        raise _too_large_unpacked(MAX_OTHER_PARTS_BYTES)
 
 
 def read_xlsx_rows(content: bytes, *, sheet: str | None = None, max_rows: int = 20000,
@@ -132,7 +144,7 @@ def read_xlsx_rows(content: bytes, *, sheet: str | None = None, max_rows: int = 
         if (worksheet.max_row or 0) > row_limit or (worksheet.max_column or 0) > max_columns:
             raise too_large(max_rows, max_columns)
         with worksheet._get_source() as source:
-            return _stream_rows(source, workbook, row_limit, max_columns, max_cells,
+            return _stream_rows(source, workbook, worksheet._shared_strings, row_limit, max_columns, max_cells,
                                 lambda: too_large(max_rows, max_columns))
     except ServiceError:
         raise
@@ -162,14 +174,14 @@ def _column_index(ref: str) -> int:
     return index
 
 
-def _stream_rows(source, workbook, row_limit: int, max_columns: int, max_cells: int, too_big) -> list[list[str]]:
+def _stream_rows(source, workbook, shared: list, row_limit: int, max_columns: int, max_cells: int,
+                 too_big) -> list[list[str]]:
     """Read ``<sheetData>`` element by element, dropping each cell once read, so that memory follows the
     values kept, not the size of the XML (openpyxl's parser collects a whole ``<row>`` before yielding it)."""
     from xml.etree.ElementTree import iterparse
 
     from openpyxl.utils.datetime import from_excel
 
-    shared = workbook.shared_strings
     date_styles = workbook._date_formats
     rows: list[list[str]] = []
     current: dict[int, str] = {}

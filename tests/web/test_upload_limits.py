@@ -17,7 +17,7 @@ from portal.raci import excel
 from tests.helpers import HX, text, translated
 from tests.org.helpers import db_state, user_by_name
 from tests.raci.helpers import cells, state
-from tests.xlsx_files import workbook, xfd_workbook, zip_bomb
+from tests.xlsx_files import shared_strings_bomb, workbook, xfd_workbook, zip_bomb
 
 ROSTER = "/admin/org/roster"
 MATRIX_IMPORT = "/quality/matrix/import"
@@ -69,7 +69,7 @@ def test_empty_cells_far_right_are_ignored_and_rows_keep_their_numbers(app):
 
 
 def test_zip_bomb_is_refused_before_it_is_unpacked(app, monkeypatch):
-    content = zip_bomb(unpacked_mb=64)
+    content = zip_bomb(unpacked_mb=80)
     assert len(content) < 200_000
 
     def never(*args, **kwargs):
@@ -78,7 +78,19 @@ def test_zip_bomb_is_refused_before_it_is_unpacked(app, monkeypatch):
     monkeypatch.setattr("openpyxl.load_workbook", never)
     with app.test_request_context("/"), pytest.raises(ServiceError) as refused:
         read_xlsx_rows(content)
-    assert str(refused.value) == translated(app, TOO_LARGE_UNPACKED, mb=uploads.MAX_UNPACKED_BYTES // 2**20)
+    assert str(refused.value) == translated(app, TOO_LARGE_UNPACKED, mb=uploads.MAX_SHEET_BYTES // 2**20)
+
+
+def test_a_huge_shared_string_table_is_refused_before_it_is_loaded(app, monkeypatch):
+    content = shared_strings_bomb()
+    assert len(content) < 100_000
+    monkeypatch.setattr("openpyxl.load_workbook", lambda *a, **k: pytest.fail("the workbook was opened"))
+    with app.test_request_context("/"), pytest.raises(ServiceError) as refused:
+        read_xlsx_rows(content)
+    assert str(refused.value) == translated(app, TOO_LARGE_UNPACKED, mb=uploads.MAX_OTHER_PARTS_BYTES // 2**20)
+    monkeypatch.undo()
+    with app.test_request_context("/"):  # a small table is read
+        assert read_xlsx_rows(shared_strings_bomb(1000)) == [["a"]]
 
 
 def test_values_read_as_openpyxl_gives_them(app):
@@ -102,6 +114,9 @@ def test_values_read_as_openpyxl_gives_them(app):
     with app.test_request_context("/"):
         rows = read_xlsx_rows(content)
     # openpyxl pads every row to the widest one; the stream keeps each row to its last value.
+    shared_rows = [["用户名", "姓名"], ["zhangsan", "张三"], ["", "张三"]]
+    with app.test_request_context("/"):
+        assert read_xlsx_rows(workbook(shared_rows, shared=True)) == shared_rows
     assert [r + [""] * (len(e) - len(r)) for r, e in zip(rows, expected)] == expected
     assert rows[0][:4] == ["text", "7", "1.5", "True"] and rows[0][7] == "2026-12-02 00:00:00"
 
@@ -124,16 +139,17 @@ def test_roster_refuses_the_xfd_file_and_writes_nothing(app, admin_client, depar
 
 def test_roster_refuses_a_zip_bomb(app, admin_client, departments):
     before = db_state()
-    response = post_file(admin_client, ROSTER, zip_bomb(32), "花名册.xlsx")
+    response = post_file(admin_client, ROSTER, zip_bomb(80), "花名册.xlsx")
     assert response.status_code == 422
-    assert translated(app, TOO_LARGE_UNPACKED, mb=uploads.MAX_UNPACKED_BYTES // 2**20) in text(response)
+    assert translated(app, TOO_LARGE_UNPACKED, mb=uploads.MAX_SHEET_BYTES // 2**20) in text(response)
     assert db_state() == before
 
 
-def test_roster_still_imports_an_ordinary_file(admin_client, departments):
+@pytest.mark.parametrize("shared", [True, False], ids=["shared-strings", "inline-strings"])
+def test_roster_still_imports_an_ordinary_file(admin_client, departments, shared):
     rows = [ROSTER_HEADER] + [[f"user{i}", f"员工{i}", f"user{i}@example.cn", "研发部", "工程师", "员工"]
                               for i in range(50)]
-    response = post_file(admin_client, ROSTER, workbook(rows, sheet="花名册"), "花名册.xlsx")
+    response = post_file(admin_client, ROSTER, workbook(rows, sheet="花名册", shared=shared), "花名册.xlsx")
     body = text(response)
     assert response.status_code == 200, body[:800]
     import re
