@@ -137,6 +137,15 @@ def test_roster_refuses_the_xfd_file_and_writes_nothing(app, admin_client, depar
     assert db_state() == before
 
 
+def test_roster_refuses_a_csv_as_wide_as_the_xfd_file(app, admin_client, departments):
+    before = db_state()
+    content = (",".join(ROSTER_HEADER) + "\r\n" + ("," * 16383 + "x\r\n") * 300).encode()
+    response = post_file(admin_client, ROSTER, content, "roster.csv")
+    assert response.status_code == 422
+    assert translated(app, TOO_LARGE, rows=ROSTER_ROWS, columns=MAX_COLUMNS) in text(response)
+    assert db_state() == before
+
+
 def test_roster_refuses_a_zip_bomb(app, admin_client, departments):
     before = db_state()
     response = post_file(admin_client, ROSTER, zip_bomb(80), "花名册.xlsx")
