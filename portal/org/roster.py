@@ -119,9 +119,16 @@ def _read_csv(content: bytes) -> list[list[str]]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
     except csv.Error:
         dialect = csv.excel
-    rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
-    if len(rows) > MAX_ROWS + 1:
-        raise ServiceError((None, _("The file has more than %(n)d rows.", n=MAX_ROWS)))
+    # The same bounds as a spreadsheet: a line of 16,000 separators is 16,000 cells.
+    rows, cells = [], 0
+    for row in csv.reader(io.StringIO(text), dialect):
+        values = [cell.strip() for cell in row]
+        while values and not values[-1]:
+            values.pop()
+        cells += len(row)
+        if len(values) > uploads.MAX_COLUMNS or cells > uploads.MAX_CELLS or len(rows) >= MAX_ROWS + 1:
+            raise uploads.too_large(MAX_ROWS, uploads.MAX_COLUMNS)
+        rows.append(values)
     return rows
 
 
@@ -316,10 +323,14 @@ def apply_roster(actor: User, import_id: int) -> tuple[PendingImport, RosterPlan
 
     A second call (double click, retried request) finds the import applied and changes nothing.
     """
-    pending = get_pending(actor, import_id, for_update=True)
+    # The file is parsed before the import is locked for writing: no write lock is held while parsing.
+    pending = get_pending(actor, import_id)
     if pending.status != "pending":
         return pending, None
     rows, file_errors = parse_roster(pending.filename, pending.content)
+    pending = get_pending(actor, import_id, for_update=True)
+    if pending.status != "pending":
+        return pending, None
     plan = plan_roster(rows, file_errors, actor)
     if not plan.valid:
         raise ServiceError(*[(None, m) for m in plan.file_errors],

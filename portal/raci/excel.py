@@ -31,6 +31,7 @@ from portal.web.access import ensure_role
 SHEET = "质量职能分配表"
 HEADER = ("过程编码", "过程名称", "标准条款")
 LEGEND = "图例：R 执行；A 负责/批准；C 协助/咨询；I 知会"
+MAX_ROWS = 5000
 
 
 def export_workbook(actor: User) -> bytes:
@@ -101,10 +102,19 @@ def _column_name(index: int) -> str:
     return get_column_letter(index + 1)
 
 
+def read_matrix_file(content: bytes) -> list[list[str]]:
+    """The rows of the matrix sheet (no database access: parsed before any lock is taken)."""
+    return read_xlsx_rows(content, sheet=SHEET, max_rows=MAX_ROWS)
+
+
 def plan_import(content: bytes) -> ImportPlan:
     """Compare the file with the matrix; list exactly which cells would change, or every error (in Chinese)."""
+    return plan_rows(read_matrix_file(content))
+
+
+def plan_rows(rows: list[list[str]]) -> ImportPlan:
+    """Compare the rows read from a file with the matrix as it is now."""
     plan = ImportPlan()
-    rows = read_xlsx_rows(content, sheet=SHEET, max_rows=5000)
     header_index = next((i for i, r in enumerate(rows) if r and r[0] == HEADER[0]), None)
     if header_index is None:
         raise ServiceError((None, _("The sheet has no header row starting with “过程编码”. Export the matrix from the "
@@ -193,10 +203,15 @@ def upload(actor: User, filename: str, content: bytes) -> tuple[PendingImport | 
 def apply(actor: User, import_id: int) -> tuple[PendingImport, ImportPlan | None]:
     """Write exactly the previewed changes (re-planned against the matrix as it is now), with audit rows."""
     ensure_role(actor, ADMIN, QUALITY_MANAGER)
+    # The file is parsed before the import is locked for writing: no write lock is held while parsing.
+    pending = get_pending(actor, "raci", import_id)
+    if pending.status != "pending":
+        return pending, None
+    rows = read_matrix_file(pending.content)
     pending = get_pending(actor, "raci", import_id, for_update=True)
     if pending.status != "pending":
         return pending, None
-    plan = plan_import(pending.content)
+    plan = plan_rows(rows)
     if not plan.valid:
         raise ServiceError(*[(None, message) for message in plan.errors])
     # Cells losing an A are written first: the one-A index is checked statement by statement.

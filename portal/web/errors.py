@@ -1,11 +1,13 @@
 """Error pages, rendered as full pages or as htmx fragments."""
 from __future__ import annotations
 
+import sqlalchemy as sa
 from flask import jsonify, make_response, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from portal.core.db_setup import is_lock_timeout
 from portal.core.errors import NotFound, PermissionDenied
 from portal.extensions import db
 from portal.web.htmx import wants_partial
@@ -36,6 +38,10 @@ def render_error(status: int, message: str | None = None):
     return response
 
 
+#: What a 503 for a busy database asks the browser to wait, in seconds.
+BUSY_RETRY_AFTER = 5
+
+
 def init_app(app) -> None:
     @app.errorhandler(CSRFError)
     def csrf_error(exc):
@@ -64,6 +70,21 @@ def init_app(app) -> None:
         if exc.code == 405 and getattr(exc, "valid_methods", None):
             response = make_response(response)
             response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))  # RFC 9110: say what is allowed
+        return response
+
+    @app.errorhandler(sa.exc.DBAPIError)
+    def database_error(exc):
+        db.session.rollback()
+        if not is_lock_timeout(exc):
+            app.logger.exception("unhandled error on %s %s", request.method, request.path)
+            return render_error(500)
+        # Another transaction kept the write lock past the busy timeout (SQLite) or the lock timeout
+        # (PostgreSQL): nothing was written, and the same request will most likely succeed in a moment.
+        app.logger.warning("database busy on %s %s: %s", request.method, request.path, exc.orig)
+        response = render_error(503, _("The database is busy. Please try again in a moment."))
+        if isinstance(response, tuple):
+            response = make_response(*response)
+        response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
         return response
 
     @app.errorhandler(Exception)

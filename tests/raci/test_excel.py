@@ -365,16 +365,16 @@ def test_import_racing_a_cell_edit_is_a_conflict_and_writes_nothing(app, make_us
     p1, kf = org.procs["T-01"].id, org.depts["KF"].id
     qm_id, import_id = org.qm.id, pending.id
 
-    original = excel.plan_import
+    original = excel.plan_rows  # the planning step of apply (the file itself is read before the lock)
 
-    def plan_then_someone_edits(content):
-        planned = original(content)
+    def plan_then_someone_edits(rows):
+        planned = original(rows)
         with app.app_context():  # another session, another connection, committed before the import writes
             assert set_cell(db.session.get(User, qm_id), p1, kf, "A", transfer=True)
             db.session.commit()
         return planned
 
-    monkeypatch.setattr(excel, "plan_import", plan_then_someone_edits)
+    monkeypatch.setattr(excel, "plan_rows", plan_then_someone_edits)
     before_audit = len(cell_audit())
     with pytest.raises(Conflict):
         excel.apply(db.session.get(User, qm_id), import_id)
