@@ -12,6 +12,14 @@ from portal.web.htmx import is_safe_next, redirect_to, render
 from portal.web.submit import FAILED, flash_outcome, form_status, perform, submit
 
 
+def _fresh_session() -> None:
+    """Empty the browser's session (login, logout), keeping only the chosen language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
 @bp.get("/login")
 @public
 def login():
@@ -36,10 +44,7 @@ def login_submit():
     user = submit(form, lambda: services.log_in(form.username.data, form.password.data, client_ip(),
                                                 request.user_agent.string))
     if user is not FAILED:
-        lang = session.get("lang")
-        session.clear()  # a fresh session on login: no fixation
-        if lang:
-            session["lang"] = lang
+        _fresh_session()  # no fixation
         login_user(user)
         target = form.next.data if is_safe_next(form.next.data) else url_for("home.index")
         return redirect_to(target)
@@ -52,10 +57,7 @@ def logout():
     """Log out (POST only, with CSRF)."""
     perform(lambda: services.log_out(acting_user()))
     logout_user()
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    _fresh_session()
     flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -78,10 +80,7 @@ def change_password():
 def _end_of_session_redirect():
     """After the user's own sessions were ended: this one too, so start afresh at the login page."""
     logout_user()
-    lang = session.get("lang")
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    _fresh_session()
     flash(_("You have been logged out on every device."), "info")
     return redirect_to(url_for("auth.login"))
 

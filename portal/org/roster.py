@@ -6,8 +6,6 @@ deactivate or reactivate a user explicitly.
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 
@@ -100,36 +98,7 @@ def _read_table(filename: str, content: bytes) -> list[list[str]]:
         raise ServiceError((None, _("The file is empty.")))
     if content[:4] == XLSX_MAGIC or content[:8] == XLS_MAGIC or filename.lower().endswith(".xlsx"):
         return read_xlsx_rows(content, max_rows=MAX_ROWS)
-    return _read_csv(content)
-
-
-def _read_csv(content: bytes) -> list[list[str]]:
-    # Excel on Chinese Windows saves CSV as GB18030/GBK; everything else uses UTF-8.
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = content.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ServiceError((None, _("The file is neither a .xlsx spreadsheet nor a readable .csv file.")))
-    if "\x00" in text or not any(ch in text for ch in ",\t;"):
-        raise ServiceError((None, _("The file is neither a .xlsx spreadsheet nor a readable .csv file.")))
-    try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
-    except csv.Error:
-        dialect = csv.excel
-    # The same bounds as a spreadsheet: a line of 16,000 separators is 16,000 cells.
-    rows, cells = [], 0
-    for row in csv.reader(io.StringIO(text), dialect):
-        values = [cell.strip() for cell in row]
-        while values and not values[-1]:
-            values.pop()
-        cells += len(row)
-        if len(values) > uploads.MAX_COLUMNS or cells > uploads.MAX_CELLS or len(rows) >= MAX_ROWS + 1:
-            raise uploads.too_large(MAX_ROWS, uploads.MAX_COLUMNS)
-        rows.append(values)
-    return rows
+    return uploads.read_csv_rows(content, max_rows=MAX_ROWS, require_delimiter=True)
 
 
 def parse_roster(filename: str, content: bytes) -> tuple[list[RosterRow], list[str]]:

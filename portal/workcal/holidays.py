@@ -11,8 +11,6 @@ what was previewed, re-planned against the database at apply time.
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -161,19 +159,7 @@ def read_upload(filename: str, content: bytes) -> list[tuple[int, str]]:
         raise ServiceError((None, _("The file is empty.")))
     if content[:4] == uploads.XLSX_MAGIC or content[:8] == uploads.XLS_MAGIC or filename.lower().endswith(".xlsx"):
         return rows_to_lines(uploads.read_xlsx_rows(content, max_rows=MAX_LINES))
-    for encoding in ("utf-8-sig", "gb18030"):  # Excel on Chinese Windows saves CSV as GB18030
-        try:
-            text = content.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise ServiceError((None, _("The file is neither a .xlsx spreadsheet nor a readable .csv file.")))
-    if "\x00" in text:
-        raise ServiceError((None, _("The file is neither a .xlsx spreadsheet nor a readable .csv file.")))
-    rows = list(csv.reader(io.StringIO(text)))
-    if len(rows) > MAX_LINES + 1:
-        raise ServiceError((None, _("The file has more than %(n)d rows.", n=MAX_LINES)))
+    rows = uploads.read_csv_rows(content, max_rows=MAX_LINES)
     return rows_to_lines(rows)
 
 
