@@ -24,7 +24,8 @@ from portal.notify.workcal_watch import KIND, warn_uncovered_years
 from portal.workcal import holidays, services
 from portal.workcal.models import CalendarOverride, CalendarYear
 from portal.workcal.services import is_workday, library_covers, month_view, uncovered_years, year_covered
-from tests.helpers import HX, assert_full_page, assert_partial, audit, count, field_has_error, text
+from portal.workcal.holidays import MAX_LINES
+from tests.helpers import HX, assert_full_page, assert_partial, audit, count, field_has_error, msg, text
 
 PAGE = "/admin/calendar/holidays"
 LIST_2027 = """# 国务院办公厅关于2027年部分节假日安排的通知（测试用，非官方）
@@ -240,3 +241,14 @@ def test_the_page_plain_and_htmx(admin_client, today):
 def test_library_holidays_are_named_in_chinese(admin_client):
     page = admin_client.get("/admin/calendar/?year=2026&month=10").get_data(as_text=True)
     assert "国庆节" in page and "National Day" not in page
+
+
+def test_a_csv_as_wide_as_the_xfd_file_is_refused(admin_client):
+    """The holiday list's CSV has a spreadsheet's bounds too: 16,384 cells on a line is no holiday list."""
+    content = ("2027-01-01" + "," * 16_383 + "休\n").encode()  # a value in the 16,384th column, as at XFD
+    response = admin_client.post(PAGE, data={"file": (io.BytesIO(content), "wide.csv")},
+                                 content_type="multipart/form-data")
+    assert response.status_code == 422
+    assert msg("The spreadsheet is too large: at most %(rows)d rows and %(columns)d columns.", rows=MAX_LINES,
+               columns=256) in response.get_data(as_text=True)
+    assert count(PendingImport, PendingImport.kind == "holidays") == 0
