@@ -96,6 +96,9 @@ class Config:
     #: The audit trail's HMAC key (issue 8, item 5): PORTAL_AUDIT_KEY, or else the file instance/audit.key,
     #: which development and test create (mode 0600) on first use; production refuses to start without one.
     PORTAL_AUDIT_KEY = os.environ.get("PORTAL_AUDIT_KEY", "")
+    #: Where the daily anchors of the chain are appended (default instance/audit-anchors.log); shared storage
+    #: when workers run on several hosts.
+    PORTAL_AUDIT_ANCHOR_FILE = os.environ.get("PORTAL_AUDIT_ANCHOR_FILE", "")
     RATELIMIT_STORAGE_URI = None  # set from REDIS_URL at start-up
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True  # a Redis outage must not take the login page down

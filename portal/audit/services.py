@@ -51,7 +51,9 @@ def key_path() -> str:
 
 
 def anchor_path() -> str:
-    return os.path.join(current_app.instance_path, ANCHOR_FILE)
+    """PORTAL_AUDIT_ANCHOR_FILE, or instance/audit-anchors.log. With workers on several hosts, whichever runs
+    the daily job writes it: point every host at one shared file (or run ``portal audit-anchor`` on one host)."""
+    return current_app.config.get("PORTAL_AUDIT_ANCHOR_FILE") or os.path.join(current_app.instance_path, ANCHOR_FILE)
 
 
 def audit_key() -> bytes:
@@ -251,6 +253,7 @@ def write_anchor(day: date | None = None) -> Anchor:
 
     day = day or datetime.now(portal_tz()).date()
     key = audit_key()
+    os.makedirs(os.path.dirname(anchor_path()) or ".", exist_ok=True)
     fd = os.open(anchor_path(), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
     with os.fdopen(fd, "a+", encoding="utf-8") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)

@@ -306,3 +306,17 @@ def test_the_digest_warns_when_the_anchor_file_does_not_verify(chain, make_user,
     anchors.write_text("2026-12-01\t1\tabc\tdef\n")
     [item] = audit_anchor_section([admin], date(2026, 12, 2))[admin.id]
     assert "audit-verify" in item.title and "line 1" in item.detail
+
+
+def test_the_anchor_file_can_live_on_shared_storage(app, tmp_path, monkeypatch):
+    from portal.audit.services import anchor_path
+
+    assert anchor_path().endswith("audit-anchors.log")
+    shared = tmp_path / "shared" / "anchors.log"
+    monkeypatch.setitem(app.config, "PORTAL_AUDIT_ANCHOR_FILE", str(shared))
+    assert anchor_path() == str(shared)
+    from portal.audit.services import record, write_anchor
+
+    record("test.event", object_type="test", object_id="1")
+    write_anchor()
+    assert shared.read_text(encoding="utf-8").count("\n") == 1
