@@ -44,7 +44,11 @@ class Config:
     PORTAL_LANGUAGES = {"zh_Hans_CN": "简体中文", "en": "English"}
 
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead; long forms must not expire mid-edit
-    MAX_CONTENT_LENGTH = _env_int("PORTAL_MAX_UPLOAD_MB", 10) * 1024 * 1024
+    #: The largest attached file of a controlled document (PDF, DOCX, XLSX), in MB.
+    PORTAL_SOP_MAX_FILE_MB = _env_int("PORTAL_SOP_MAX_FILE_MB", 20)
+    #: The largest request body: the larger of PORTAL_MAX_UPLOAD_MB (spreadsheet imports) and a document's file,
+    #: plus room for the form around it, so that a file just over the limit gets the document form's own message.
+    MAX_CONTENT_LENGTH = (max(_env_int("PORTAL_MAX_UPLOAD_MB", 10), _env_int("PORTAL_SOP_MAX_FILE_MB", 20)) + 5) * 1024 * 1024
 
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

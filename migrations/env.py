@@ -82,6 +82,19 @@ def render_item(type_, obj, autogen_context):
     return False
 
 
+#: Search structures created by hand in the document-control migration, not in the models' metadata: the
+#: SQLite FTS5 table (and the shadow tables FTS5 keeps beside it) and PostgreSQL's GIN expression index.
+UNMANAGED_PREFIXES = ("sop_search_fts",)
+UNMANAGED_NAMES = ("ix_sop_search_tsv",)
+
+
+def include_object(obj, name, type_, reflected, compare_to):
+    if reflected and compare_to is None and name and (
+            name in UNMANAGED_NAMES or (type_ == "table" and name.startswith(UNMANAGED_PREFIXES))):
+        return False
+    return True
+
+
 def run_migrations_online():
     """Run migrations in 'online' mode.
 
@@ -104,6 +117,7 @@ def run_migrations_online():
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
     conf_args.setdefault("render_item", render_item)
+    conf_args.setdefault("include_object", include_object)
 
     connectable = get_engine()
 

@@ -41,7 +41,8 @@ def audit_verify() -> None:
 
     report = verify_chain()
     if report.intact:
-        click.echo(f"audit chain intact: {report.checked} events verified, {report.anchors} anchors checked")
+        records = "".join(f", {count} {key} verified" for key, count in report.records.items())
+        click.echo(f"audit chain intact: {report.checked} events verified, {report.anchors} anchors checked{records}")
         return
     where = f"at event {report.broken_id}" if report.broken_id else f"at anchor line {report.anchor_line}"
     click.echo(f"audit chain BROKEN {where}: check failed: {report.check}: {report.reason} "

@@ -30,6 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("processes",),             # processes and GB/T 19001 clauses
     ("raci",),                  # the responsibility matrix
     ("policy", "objectives"),   # quality policy, quality objectives
+    ("sop",),                   # document control: the register, versions, signatures, controlled copies
 )
 
 DOMAINS: tuple[str, ...] = tuple(name for layer in LAYERS for name in layer)

@@ -32,7 +32,8 @@ policy_published = _signals.signal("policy-published", doc="A quality policy ver
 #: sender: the Objective; kwargs: measurement (the period's Measurement, status "missed"), actor
 objective_missed = _signals.signal("objective-missed", doc="A measured period missed its objective's target.")
 
-#: sender: the document version that took effect; kwargs: document, superseded (version or None), actor
+#: sender: the document version that took effect; kwargs: document, superseded (version or None), actor (None
+#: when the daily job made it effective), retraining_required (bool), retraining_reason (str: why not, or "")
 document_effective = _signals.signal("document-effective", doc="A controlled document version became effective.")
 
 #: sender: the new feedback record; kwargs: service_point (or None), actor (None for anonymous customers)

@@ -66,3 +66,20 @@ def action_label(code: str) -> str:
 def object_type_label(key: str) -> str:
     entry = object_types.get(key)
     return str(entry.label) if entry else key
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    """A record kept outside the trail that the trail vouches for (e-signatures): ``fn()`` returns
+    ``(records checked, None)`` or ``(checked, "what differs")``; :func:`portal.audit.services.verify_chain`
+    runs every one after the chain itself is found intact."""
+
+    key: str
+    fn: Callable[[], tuple[int, str | None]]
+
+
+chain_checks: Registry[ChainCheck] = Registry("audit chain checks")
+
+
+def register_chain_check(key: str, fn: Callable[[], tuple[int, str | None]]) -> ChainCheck:
+    return chain_checks.register(key, ChainCheck(key, fn))

@@ -20,4 +20,6 @@ def register() -> None:
         "object_type": lazy_pgettext("audit field", "Signed record type"),
         "object_id": lazy_pgettext("audit field", "Signed record"),
         "signature_id": lazy_pgettext("audit object", "Electronic signature"),
+        "signer_name": lazy_pgettext("audit field", "Signer"),
+        "comment_sha256": lazy_pgettext("audit field", "Comment fingerprint"),
     }, values={"meaning": MEANINGS, "object_type": object_type_label})

@@ -19,7 +19,9 @@ class Signature(db.Model):
     #: The signer's name and roles at the time of signing, as printed on the record.
     signer_name: Mapped[str] = mapped_column(sa.String(150))
     signer_roles: Mapped[str] = mapped_column(sa.String(200), default="")
-    meaning: Mapped[str] = mapped_column(sa.String(32))  # approve | review | author | acknowledge
+    meaning: Mapped[str] = mapped_column(sa.String(32))  # approve | review | author | obsolete | periodic_review
+    #: What the signer wrote with the signature (may be empty).
+    comment: Mapped[str] = mapped_column(sa.Text, default="", server_default="")
     object_type: Mapped[str] = mapped_column(sa.String(64))
     object_id: Mapped[str] = mapped_column(sa.String(64))
     content_sha256: Mapped[str] = mapped_column(sa.String(64))

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import hashlib
 
+import sqlalchemy as sa
+
 from flask import has_request_context
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.security import check_password_hash
 
-from portal.audit.services import record
+from portal.audit.services import events_by_object, record
 from portal.auth.services import is_locked, record_failed_attempt
 from portal.core.net import client_ip
 from portal.core.errors import ServiceError
@@ -19,7 +21,11 @@ MEANINGS = {
     "approve": _l("Approved (批准)"),
     "review": _l("Reviewed (审核)"),
     "author": _l("Authored (编制)"),
+    "obsolete": _l("Made obsolete (作废)"),
+    "periodic_review": _l("Periodic review (定期评审)"),
 }
+#: The most signatures one password entry may apply (bulk approval).
+MAX_BATCH = 50
 
 
 def content_hash(*parts: str) -> str:
@@ -39,13 +45,9 @@ class SignatureRejected(ServiceError):
     keep_changes = True
 
 
-def sign(signer, password: str, meaning: str, *, object_type: str, object_id, content_sha256: str) -> Signature:
-    """Record the signer's electronic signature after checking their password again.
-
-    Raises ServiceError on ``meaning`` when it is unknown, and SignatureRejected on ``password`` when the
-    password is wrong or the account is locked. Wrong passwords count towards the login lockout, so the
-    signing form cannot be used to guess a password.
-    """
+def _check_password(signer, password: str, meaning: str, *, object_type: str, object_id) -> str:
+    """Check the signer's password again; return the client IP. A wrong password (or a locked or inactive
+    account) counts towards the login lockout, is audited, and raises SignatureRejected."""
     if meaning not in MEANINGS:
         raise ServiceError(("meaning", _("Choose what your signature means.")))
     ip = ""
@@ -60,16 +62,72 @@ def sign(signer, password: str, meaning: str, *, object_type: str, object_id, co
         record("esign.failed", actor=signer, object_type=object_type, object_id=object_id,
                extra={"meaning": meaning, "locked": locked})
         raise SignatureRejected(("password", _("The password is wrong: the signature was not applied.")))
+    return ip
+
+
+def _write(signer, meaning: str, object_type: str, object_id, content_sha256: str, comment: str, ip: str) -> Signature:
     signature = Signature(
         signer_id=signer.id, signer_name=signer.display_name, signer_roles=",".join(sorted(signer.roles)),
         meaning=meaning, object_type=object_type, object_id=str(object_id), content_sha256=content_sha256, ip=ip,
+        comment=comment or "",
     )
     db.session.add(signature)
     db.session.flush()
     record("esign.sign", signature, actor=signer,
            extra={"meaning": meaning, "object_type": object_type, "object_id": str(object_id),
-                  "content_sha256": content_sha256})
+                  "content_sha256": content_sha256, "signer_name": signature.signer_name,
+                  "comment_sha256": content_hash(signature.comment)})
     return signature
+
+
+def sign(signer, password: str, meaning: str, *, object_type: str, object_id, content_sha256: str,
+         comment: str = "") -> Signature:
+    """Record the signer's electronic signature after checking their password again.
+
+    Raises ServiceError on ``meaning`` when it is unknown, and SignatureRejected on ``password`` when the
+    password is wrong or the account is locked. Wrong passwords count towards the login lockout, so the
+    signing form cannot be used to guess a password.
+    """
+    ip = _check_password(signer, password, meaning, object_type=object_type, object_id=object_id)
+    return _write(signer, meaning, object_type, object_id, content_sha256, comment, ip)
+
+
+def sign_many(signer, password: str, meaning: str, *, object_type: str, items: list[tuple[object, str]],
+              comment: str = "") -> list[Signature]:
+    """One password entry, one signature row per ``(object_id, content_sha256)`` in ``items`` (at most
+    MAX_BATCH). A wrong password signs none of them."""
+    if not items:
+        raise ServiceError((None, _("Choose at least one item to sign.")))
+    if len(items) > MAX_BATCH:
+        raise ServiceError((None, _("At most %(n)d items can be signed at once.", n=MAX_BATCH)))
+    ip = _check_password(signer, password, meaning, object_type=object_type,
+                         object_id=",".join(str(i) for i, _h in items)[:64])
+    return [_write(signer, meaning, object_type, object_id, digest, comment, ip) for object_id, digest in items]
+
+
+def verify_signatures(batch: int = 2000) -> tuple[int, str | None]:
+    """Every signature row against the audit event written when it was made (the keyed chain vouches for
+    the event): same signer, meaning, object and content hash. Registered as an audit chain check."""
+    checked, last_id = 0, 0
+    while True:
+        rows = db.session.scalars(sa.select(Signature).where(Signature.id > last_id).order_by(Signature.id)
+                                  .limit(batch)).all()
+        if not rows:
+            return checked, None
+        events = events_by_object("esign.sign", "signature", [r.id for r in rows])
+        for sig in rows:
+            event = events.get(str(sig.id))
+            if event is None:
+                return checked, f"signature {sig.id} has no audit event"
+            extra = event.summary or {}
+            expected = {"meaning": sig.meaning, "object_type": sig.object_type, "object_id": sig.object_id,
+                        "content_sha256": sig.content_sha256}
+            if event.actor_id != sig.signer_id or any(extra.get(k) != v for k, v in expected.items()):
+                return checked, f"signature {sig.id} differs from its audit event {event.id}"
+            if "comment_sha256" in extra and extra["comment_sha256"] != content_hash(sig.comment):
+                return checked, f"the comment of signature {sig.id} differs from its audit event {event.id}"
+            checked += 1
+            last_id = sig.id
 
 
 def signatures_for(object_type: str, object_id) -> list[Signature]:

@@ -69,6 +69,18 @@ def accountable_names(process_ids: list[int]) -> dict[int, str]:
     ).all())
 
 
+def accountable_departments(process_ids) -> dict[int, Department]:
+    """{process_id: its A department} for these processes, in one query (lists of SOPs awaiting approval)."""
+    ids = [i for i in set(process_ids) if i is not None]
+    if not ids:
+        return {}
+    return dict(db.session.execute(
+        sa.select(RaciAssignment.process_id, Department)
+        .join(Department, Department.id == RaciAssignment.department_id)
+        .where(RaciAssignment.role == "A", RaciAssignment.process_id.in_(ids))
+    ).tuples().all())
+
+
 def accountable_count(process_id: int) -> int:
     """How many A's the process has (the row's validity badge: exactly one is right)."""
     return db.session.scalar(sa.select(sa.func.count()).select_from(RaciAssignment).where(

@@ -331,11 +331,11 @@ def test_file_that_is_not_an_xlsx_is_refused(qm_client, matrix_org, case):
         assert any(mention in e for e in errors), errors
 
 
-def test_twenty_megabytes_is_413_with_a_clear_message(qm_client, matrix_org, app):
+def test_an_oversized_upload_is_413_with_a_clear_message(qm_client, matrix_org, app):
     limit = app.config["MAX_CONTENT_LENGTH"]
-    assert limit and limit < 20 * 1024 * 1024
+    assert limit
     snapshot, before = state(), cells()
-    content = b"PK\x03\x04" + b"\x00" * (20 * 1024 * 1024)
+    content = b"PK\x03\x04" + b"\x00" * (limit + 1024)
     for hx in (False, True):
         body = _assert_refused(upload(qm_client, content, hx=hx), snapshot, before, status=413)
         assert f"{limit // (1024 * 1024)} MB" in plain(body)

@@ -92,7 +92,7 @@ def test_test_configuration(app):
     assert app.config["WTF_CSRF_TIME_LIMIT"] is None
     assert app.config["BABEL_DEFAULT_LOCALE"] == "zh_Hans_CN"
     assert app.config["BABEL_DEFAULT_TIMEZONE"] == "Asia/Shanghai"
-    assert app.config["MAX_CONTENT_LENGTH"] == 10 * 1024 * 1024
+    assert app.config["MAX_CONTENT_LENGTH"] == (20 + 5) * 1024 * 1024  # a document file plus the form around it
 
 
 def test_development_configuration_uses_the_development_key(tmp_path):
