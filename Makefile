@@ -50,13 +50,20 @@ test-postgres:
 test-fast:
 	$(PY) -m pytest -p no:cacheprovider -m "not slow" $(PYTEST_ARGS)
 
-# Chromium and a CJK font for the browser tests, from Debian's packages, when missing and running as root.
+# From Debian's packages, when missing and running as root: Chromium and a CJK font for the browser tests;
+# Pango (with HarfBuzz's subsetter, without which WeasyPrint warns at import) for the SOP PDFs, which use the
+# same font; poppler-utils (pdftotext, pdftoppm) for the PDF tests.
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
 system-deps:
-	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'wenquanyi\|wqy'; then \
+	@libs="$$( (ldconfig -p || /sbin/ldconfig -p) 2>/dev/null)"; \
+	if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'wenquanyi\|wqy' \
+	    || ! grep -q 'libpango-1\.0\.so' <<<"$$libs" || ! grep -q 'libpangoft2-1\.0\.so' <<<"$$libs" \
+	    || ! grep -q 'libharfbuzz-subset\.so' <<<"$$libs" \
+	    || ! command -v pdftoppm >/dev/null || ! command -v pdftotext >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-wqy-microhei >/dev/null) \
-	      || echo "warning: could not install chromium and fonts-wqy-microhei" >&2; \
-	  else echo "warning: /usr/bin/chromium or fonts-wqy-microhei missing; browser tests will fail in CI" >&2; fi; \
+	    (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES) >/dev/null) \
+	      || echo "warning: could not install $(SYSTEM_PACKAGES)" >&2; \
+	  else echo "warning: some of $(SYSTEM_PACKAGES) missing; browser and PDF tests will fail in CI" >&2; fi; \
 	fi
 
 # PostgreSQL and Redis: start them when installed but not running.
