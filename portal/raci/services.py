@@ -78,7 +78,7 @@ def accountable_departments(process_ids) -> dict[int, Department]:
         sa.select(RaciAssignment.process_id, Department)
         .join(Department, Department.id == RaciAssignment.department_id)
         .where(RaciAssignment.role == "A", RaciAssignment.process_id.in_(ids))
-    ).tuples().all())
+    ).all())
 
 
 def accountable_count(process_id: int) -> int:
