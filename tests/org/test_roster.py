@@ -345,7 +345,16 @@ PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08
 RANDOM = bytes(random.Random(20240501).randrange(256) for _ in range(4096))
 OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)
 
+def _future_zip_version() -> bytes:
+    """An xlsx whose zip directory claims "version needed to extract 11.7": zipfile raises NotImplementedError."""
+    data = bytearray(xlsx([HEADER, *ROWS]))
+    at = data.find(b"PK\x01\x02")
+    data[at + 6:at + 8] = (117).to_bytes(2, "little")
+    return bytes(data)
+
+
 BAD_FILES = {
+    "future-zip-version": ("r.xlsx", _future_zip_version),
     "missing-column": ("r.xlsx", lambda: xlsx([["用户名", "姓名", "部门"], ["a1", "甲", "研发部"]])),
     "missing-columns-csv": ("r.csv", lambda: csv_bytes([["工号", "名字"], ["a1", "甲"]], "gb18030")),
     "png-named-xlsx": ("r.xlsx", lambda: PNG),

@@ -408,10 +408,13 @@ def test_short_runs_between_changes_stay_whole():
 def test_content_sha256_covers_body_and_every_byte_of_the_file():
     body, data = "# 客户投诉处理程序", docx(["正文"])
     signed = content.content_sha256(body, data)
-    assert signed == hashlib.sha256(body.encode("utf-8") + b"\x1f" + data).hexdigest()
+    encoded = body.encode("utf-8")
+    assert signed == hashlib.sha256(len(encoded).to_bytes(8, "big") + encoded + b"\x1f" + data).hexdigest()
     changed = bytearray(data)
     changed[len(changed) // 2] ^= 0x01
     assert content.content_sha256(body, bytes(changed)) != signed
     assert content.content_sha256(body + " ", data) != signed
     assert content.content_sha256(body, None) == content.content_sha256(body, b"")
     assert content.content_sha256(body, None) != signed
+    # the split between text and file is part of what is signed
+    assert content.content_sha256("a\x1fb", None) != content.content_sha256("a", b"b\x1f")
