@@ -7,6 +7,7 @@ type per page, whatever the number of events, so a page costs a fixed number of 
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -19,6 +20,9 @@ from portal.audit.registry import (ObjectType, action_label, common_fields, comm
 from portal.core.parsing import parse_id
 
 
+_DIGEST = re.compile(r"[0-9a-f]{32,128}")
+
+
 @dataclass
 class Line:
     """One readable line of an event's details: a change (``old`` → ``new``) or a plain value."""
@@ -26,6 +30,11 @@ class Line:
     old: str | None = None
     new: str | None = None
     changed: bool = False
+
+    @property
+    def verbatim(self) -> bool:
+        """The values are fingerprints (hex digests), shown as code, never translated."""
+        return all(v is None or _DIGEST.fullmatch(v) for v in (self.old, self.new))
 
     @property
     def text(self) -> str:

@@ -3,7 +3,8 @@
 
 * **Document controllers** (文控: quality managers and administrators) register documents, see every
   version, issue and recall controlled copies, and may make a document obsolete.
-* **Authors**: the controllers and the active members of the owning department draft versions.
+* **Authors**: the controllers and the active members of the owning department start versions; a draft is
+  edited (and, before it takes effect, read) by its author, the owning department's head and the controllers.
 * **Reviewers**: the heads of the departments that are C for the document's process, plus anyone the
   author adds (portal.sop.services.submit).
 * **The approver**: the head of the department that is A for the process (the owning department's head
@@ -66,12 +67,7 @@ def may_author(user, document: Document) -> bool:
 
 def may_manage_copies(user, document: Document) -> bool:
     """Issue controlled copies and record their return: the controllers and the owning department's head."""
-    if not _user(user):
-        return False
-    if is_controller(user):
-        return True
-    dept = db.session.get(Department, document.department_id)
-    return dept is not None and dept.head_id == user.id
+    return is_controller(user) or is_owner_head(user, document)
 
 
 def process_department_ids(document: Document) -> set[int]:
@@ -96,10 +92,21 @@ def is_reviewer(user, version: DocumentVersion, *, pending_only: bool = False) -
                                for r in version.reviewers)
 
 
+def is_owner_head(user, document: Document) -> bool:
+    dept = db.session.get(Department, document.department_id) if _user(user) else None
+    return dept is not None and dept.head_id == user.id
+
+
+def may_edit_version(user, version: DocumentVersion) -> bool:
+    """Its author, the owning department's head, or a document controller (other colleagues of the
+    department may start versions of their own, not edit or read someone else's draft)."""
+    return _user(user) and (is_controller(user) or version.author_id == user.id
+                            or is_owner_head(user, version.document))
+
+
 def works_on(user, version: DocumentVersion) -> bool:
-    """Is ``user`` one of the people preparing this version (author side, reviewer, approver)?"""
-    document = version.document
-    return may_author(user, document) or is_reviewer(user, version) or is_approver(user, document)
+    """Is ``user`` one of the people preparing this version (its editors, a reviewer, the approver)?"""
+    return may_edit_version(user, version) or is_reviewer(user, version) or is_approver(user, version.document)
 
 
 def may_read_version(user, version: DocumentVersion) -> bool:

@@ -81,6 +81,7 @@ def register() -> None:
         "retraining_reason": lazy_pgettext("audit field", "Why no retraining"),
         "based_on": lazy_pgettext("audit field", "Based on version"),
         "body_sha256": lazy_pgettext("audit field", "Text fingerprint"),
+        "edition": lazy_pgettext("audit field", "Edition"),
         "supersedes": lazy_pgettext("audit field", "Supersedes version"),
         "superseded_by": lazy_pgettext("audit field", "Superseded by version"),
     }, values={"status": STATUS_LABELS})

@@ -17,7 +17,7 @@ from portal.sop import services
 from portal.sop.docx_builder import docx
 from portal.sop.models import Document, DocumentVersion
 
-TYPES = {"QM": "manual", "QP": "procedure", "SOP": "instruction", "FM": "form", "QR": "record", "EXT": "external"}
+TYPES = {"QM": "manual", "QP": "procedure", "SOP": "instruction", "FM": "form", "QR": "record", "WL": "external"}
 
 
 def _body(title: str, lines: list[str]) -> str:
@@ -32,7 +32,7 @@ DOCUMENTS = [
     ("QM-QA-001", "质量手册", "QM", "QA", "QM-04", "yangfan", "effective", ["明确质量方针与目标", "规定体系过程及其相互作用", "每年管理评审后修订"]),
     ("QP-QA-001", "成文信息控制程序", "QP", "QA", "QM-04", "yangfan", "effective", ["文件编号规则", "审核与批准", "发放与回收受控副本", "定期评审"]),
     ("QP-QA-002", "内部审核程序", "QP", "QA", "MI-01", "huanglei", "effective", ["制定年度审核计划", "组成审核组", "实施现场审核", "跟踪不符合项整改"]),
-    ("QP-QA-003", "不合格与纠正措施控制程序", "QP", "QA", "MI-03", "caoyang", "effective", ["识别不合格", "分析根本原因（5 Why）", "制定并实施纠正措施", "验证措施有效性"]),
+    ("QP-QA-003", "不合格与纠正措施控制程序", "QP", "QA", "MI-03", "caoyang", "effective", ["识别不合格", "分析根本原因（五问法）", "制定并实施纠正措施", "验证措施有效性"]),
     ("QP-QA-004", "客户满意度测评程序", "QP", "QA", "SV-05", "yangfan", "effective", ["每季度开展满意度调查", "统计好差评数据", "编制满意度分析报告"]),
     ("SOP-KF-001", "客户投诉处理规范", "SOP", "KF", "SV-04", "zhengshi", "superseded", ["受理客户投诉并登记", "一个工作日内首次响应", "五个工作日内办结并回访", "涉及退款的投诉经负责人审批"]),
     ("SOP-KF-002", "大堂经理服务规范", "SOP", "KF", "SV-01", "sunqi", "effective", ["主动迎候客户", "识别客户需求并分流", "维护等候区秩序", "收集客户意见"]),
@@ -57,8 +57,8 @@ DOCUMENTS = [
     ("FM-KF-001", "客户投诉登记表", "FM", "KF", "SV-04", "zhengshi", "effective", ["投诉人、时间、渠道", "投诉内容", "处理结果与回访"]),
     ("FM-QA-001", "纠正措施报告表", "FM", "QA", "MI-03", "caoyang", "effective", ["问题描述", "原因分析", "纠正措施与验证"]),
     ("QR-QA-001", "内部审核记录", "QR", "QA", "MI-01", "huanglei", "review_due", ["审核日期与范围", "审核发现", "不符合项编号"]),
-    ("EXT-QA-001", "GB/T 19001-2016 质量管理体系 要求", "EXT", "QA", "QM-04", "yangfan", "external", ["标准全文见附件（外来文件，受控登记）"]),
-    ("EXT-OPS-001", "中华人民共和国个人信息保护法", "EXT", "OPS", "SV-07", "linxue", "external", ["法律全文（外来文件，受控登记）"]),
+    ("WL-QA-001", "GB/T 19001-2016 质量管理体系 要求", "WL", "QA", "QM-04", "yangfan", "external", ["标准全文见附件（外来文件，受控登记）"]),
+    ("WL-OPS-001", "中华人民共和国个人信息保护法", "WL", "OPS", "SV-07", "linxue", "external", ["法律全文（外来文件，受控登记）"]),
 ]
 
 
@@ -90,9 +90,9 @@ def _create(spec, users, depts, processes) -> Document:
         title=title, doc_type=TYPES[type_code], department_id=depts[dept_code].id,
         process_id=processes[process_code].id if process_code in processes else None,
         confidentiality="internal", tags="投诉,退款" if "投诉" in title or "退款" in title else "", code=code,
-        issuer="国家市场监督管理总局 国家标准化管理委员会" if code == "EXT-QA-001" else (
-            "全国人民代表大会常务委员会" if code == "EXT-OPS-001" else ""),
-        edition="2016" if code == "EXT-QA-001" else ("2021" if code == "EXT-OPS-001" else ""))
+        issuer="国家市场监督管理总局 国家标准化管理委员会" if code == "WL-QA-001" else (
+            "全国人民代表大会常务委员会" if code == "WL-OPS-001" else ""),
+        edition="2016" if code == "WL-QA-001" else ("2021" if code == "WL-OPS-001" else ""))
     return services.create_document(author, fields)
 
 

@@ -35,7 +35,7 @@ TYPE_LABELS = {
 }
 DOC_TYPES = tuple(TYPE_LABELS)
 #: The type part of a generated code (``{type}-{dept}-{seq:03d}`` by default).
-TYPE_CODES = {MANUAL: "QM", PROCEDURE: "QP", INSTRUCTION: "SOP", FORM: "FM", RECORD: "QR", EXTERNAL: "EXT"}
+TYPE_CODES = {MANUAL: "QM", PROCEDURE: "QP", INSTRUCTION: "SOP", FORM: "FM", RECORD: "QR", EXTERNAL: "WL"}
 
 # -- confidentiality ------------------------------------------------------------------------------
 PUBLIC, INTERNAL, RESTRICTED = "public", "internal", "restricted"

@@ -33,7 +33,7 @@ from portal.notify.services import notify, notify_many
 from portal.org.models import Department, User
 from portal.processes.models import Process
 from portal.sop import content, search
-from portal.sop.access import (approver_of, is_approver, is_controller, is_reviewer, may_author,
+from portal.sop.access import (approver_of, is_approver, is_controller, is_reviewer, may_author, may_edit_version,
                                may_manage_copies, may_read, may_read_version, may_see_history)
 from portal.sop.models import (ADDED, APPROVED, CONFIDENTIALITIES, DOC_TYPES, DRAFT, EFFECTIVE, EXTERNAL,
                                FROM_MATRIX, FROZEN, IN_APPROVAL, IN_REVIEW, OBSOLETE, OPEN, PENDING, RETURNED,
@@ -88,7 +88,7 @@ def get_document(actor, document_id: int) -> Document:
     if document is None or not may_read(actor, document):
         raise NotFound()
     if document.current_version_id is None and not (
-            may_author(actor, document) or may_see_history(actor)
+            may_see_history(actor)
             or (document.latest_version is not None and may_read_version(actor, document.latest_version))):
         raise NotFound()
     return document
@@ -151,7 +151,7 @@ class RegisterPage:
     pages: int
 
 
-def _visibility(actor, stmt):
+def _visibility(actor, stmt, latest):
     """Restrict a register query to the documents the actor may see in the list."""
     if is_controller(actor):
         return stmt
@@ -167,8 +167,9 @@ def _visibility(actor, stmt):
     reviewing = (sa.select(DocumentReviewer.id).join(DocumentVersion, DocumentVersion.id == DocumentReviewer.version_id)
                  .where(DocumentVersion.document_id == Document.id, DocumentReviewer.user_id == actor.id,
                         DocumentVersion.status.in_(OPEN)))
-    return stmt.where(sa.or_(Document.current_version_id.is_not(None), Document.department_id == own,
-                             reviewing.exists()))
+    headed = list(db.session.scalars(sa.select(Department.id).where(Department.head_id == actor.id)))
+    return stmt.where(sa.or_(Document.current_version_id.is_not(None), latest.author_id == actor.id,
+                             Document.department_id.in_(headed) if headed else sa.false(), reviewing.exists()))
 
 
 def search_register(actor, filters: DocumentFilters, *, today: date | None = None) -> RegisterPage:
@@ -176,7 +177,7 @@ def search_register(actor, filters: DocumentFilters, *, today: date | None = Non
     today = today or local_today()
     latest = sa.orm.aliased(DocumentVersion)
     stmt = sa.select(Document).outerjoin(latest, latest.id == Document.latest_version_id)
-    stmt = _visibility(actor, stmt)
+    stmt = _visibility(actor, stmt, latest)
     q = (filters.q or "").strip()[:100]
     if q:
         ids = search.matching_ids(q)
@@ -415,7 +416,7 @@ def new_version(actor, document: Document, *, major: bool = False) -> DocumentVe
 
 
 def _ensure_draft(actor, version: DocumentVersion) -> None:
-    if not may_author(actor, version.document):
+    if not may_edit_version(actor, version):
         raise PermissionDenied()
     if version.status != DRAFT:
         raise ServiceError((None, _("Version %(version)s is %(status)s: signed content never changes. Start a new "

@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from portal.core.forms import ConfirmForm
 from portal.esign.services import MEANINGS
 from portal.sop import bp, content, lookups, services
-from portal.sop.access import (is_approver, is_controller, is_reviewer, may_author, may_manage_copies,
+from portal.sop.access import (is_approver, is_controller, is_reviewer, may_author, may_edit_version, may_manage_copies,
                                may_see_history)
 from portal.sop.forms import (ApproveForm, BulkApproveForm, CopyForm, CopyReturnForm, DocumentForm,
                               ExternalEditionForm, NewVersionForm, ObsoleteForm, ReturnForm, ReviewerForm, SignForm,
@@ -107,7 +107,7 @@ def _version_context(document, version, **forms) -> dict:
     if version is None:
         return context | forms
     fingerprint = version.content_sha256
-    if version.status == DRAFT and may_author(actor, document):
+    if version.status == DRAFT and may_edit_version(actor, version):
         context["submit_form"] = ConfirmForm()
         if document.is_external:
             context["edition_form"] = forms.get("edition_form") or ExternalEditionForm()
@@ -185,7 +185,7 @@ def new_version(document_id: int):
 def edit_version(document_id: int, version_id: int):
     """Edit a draft's text, change summary and attached file."""
     actor, document, version = _draft(document_id, version_id)
-    if not may_author(actor, document):
+    if not may_edit_version(actor, version):
         abort(403)
     if version.status != DRAFT:
         flash(_("Only a draft can be edited: signed content never changes."), "warning")

@@ -53,3 +53,13 @@ def next_version(author, document, body: str, summary: str = "修订"):
     services.update_draft(author, version, body=body, change_summary=summary)
     db.session.flush()
     return version
+
+
+def awaiting_approval(author, org, **kwargs):
+    """A registered document whose draft is submitted and reviewed by every reviewer: (document, version)."""
+    document = register(author, org, **kwargs)
+    version = document.latest_version
+    services.submit(author, version)
+    review_all(version)
+    db.session.flush()
+    return document, version

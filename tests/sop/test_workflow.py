@@ -17,7 +17,7 @@ from portal.sop import content, services
 from portal.sop.models import (APPROVED, DRAFT, EFFECTIVE, IN_APPROVAL, IN_REVIEW, OBSOLETE, SUPERSEDED,
                                ControlledCopy, DocumentVersion, SignedContentChanged)
 from tests.helpers import DEFAULT_PASSWORD, audit, count, reloaded
-from tests.sop.helpers import BODY, effective_document, make_effective, next_version, register, review_all
+from tests.sop.helpers import awaiting_approval, BODY, effective_document, make_effective, next_version, register, review_all
 
 
 def _signatures(version) -> list[Signature]:
@@ -142,10 +142,7 @@ def test_approval_by_the_a_head_takes_effect_today_and_signals(org):
 def test_a_later_effective_date_waits_for_the_job(org):
     from portal.sop.jobs import make_due_versions_effective
 
-    document = register(org.author, org)
-    version = document.latest_version
-    services.submit(org.author, version)
-    review_all(version)
+    document, version = awaiting_approval(org.author, org)
     day = services.local_today() + timedelta(days=3)
     services.approve(org.heads["KF"], version, DEFAULT_PASSWORD, services.ApprovalChoice(effective_on=day))
     assert version.status == APPROVED
@@ -158,10 +155,7 @@ def test_a_later_effective_date_waits_for_the_job(org):
 
 @pytest.mark.parametrize("who", ["employee", "other_head", "reviewer", "qm"])
 def test_only_the_a_head_approves(org, who):
-    document = register(org.author, org)
-    version = document.latest_version
-    services.submit(org.author, version)
-    review_all(version)
+    document, version = awaiting_approval(org.author, org)
     actor = {"employee": org.employee, "other_head": org.heads["YY"], "reviewer": org.heads["ZL"], "qm": org.qm}[who]
     with pytest.raises(PermissionDenied):
         services.approve(actor, version, DEFAULT_PASSWORD, services.ApprovalChoice())
@@ -170,10 +164,7 @@ def test_only_the_a_head_approves(org, who):
 
 def test_the_author_never_approves_their_own_version(org):
     """The author became head of the A department after submitting: still no approval."""
-    document = register(org.author, org)
-    version = document.latest_version
-    services.submit(org.author, version)
-    review_all(version)
+    document, version = awaiting_approval(org.author, org)
     org.depts["KF"].head_id = org.author.id
     db.session.flush()
     with pytest.raises(PermissionDenied):
@@ -190,10 +181,7 @@ def test_approving_twice_is_refused(org):
 
 
 def test_no_retraining_needs_a_reason_and_past_dates_are_refused(org):
-    document = register(org.author, org)
-    version = document.latest_version
-    services.submit(org.author, version)
-    review_all(version)
+    document, version = awaiting_approval(org.author, org)
     head = org.heads["KF"]
     with pytest.raises(ServiceError) as caught:
         services.approve(head, version, DEFAULT_PASSWORD, services.ApprovalChoice(retraining_required=False))
@@ -233,10 +221,7 @@ def test_returning_needs_comments_and_the_right_person(org):
 def test_bulk_approval_one_password_one_signature_per_version(org):
     versions = []
     for n in range(3):
-        document = register(org.author, org, title=f"规范{n}")
-        services.submit(org.author, document.latest_version)
-        review_all(document.latest_version)
-        versions.append(document.latest_version)
+        versions.append(awaiting_approval(org.author, org, title=f"规范{n}")[1])
     head = org.heads["KF"]
     assert {v.id for v in services.pending_approvals(head)} == {v.id for v in versions}
     with pytest.raises(SignatureRejected):
