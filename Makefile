@@ -8,7 +8,7 @@ FLASK := $(VENV)/bin/flask --app wsgi
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/portal_test
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test install install-test translations compile-translations services system-deps bench test-sqlite test-postgres test-fast vendor clean
+.PHONY: run test install install-test translations compile-translations services system-deps pdf-deps bench test-sqlite test-postgres test-fast vendor clean
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required")'
@@ -29,7 +29,7 @@ compile-translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel compile -d portal/translations
 
 ## make run: the portal with demo data on http://127.0.0.1:$(PORT)/ (SQLite + embedded Redis + worker + cron)
-run: install
+run: install pdf-deps
 	$(FLASK) db upgrade
 	$(FLASK) portal seed-demo
 	$(FLASK) portal build-static
@@ -64,6 +64,18 @@ system-deps:
 	    (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES) >/dev/null) \
 	      || echo "warning: could not install $(SYSTEM_PACKAGES)" >&2; \
 	  else echo "warning: some of $(SYSTEM_PACKAGES) missing; browser and PDF tests will fail in CI" >&2; fi; \
+	fi
+
+# What make run needs for the SOP PDFs (Pango, HarfBuzz's subsetter, a CJK font), when missing and running as root.
+PDF_PACKAGES := fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+pdf-deps:
+	@libs="$$( (ldconfig -p || /sbin/ldconfig -p) 2>/dev/null)"; \
+	if ! fc-list 2>/dev/null | grep -qi 'wenquanyi\|wqy' || ! grep -q 'libpangoft2-1\.0\.so' <<<"$$libs" \
+	    || ! grep -q 'libharfbuzz-subset\.so' <<<"$$libs"; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(PDF_PACKAGES) >/dev/null) \
+	      || echo "warning: could not install $(PDF_PACKAGES): document PDFs will not work" >&2; \
+	  else echo "warning: some of $(PDF_PACKAGES) missing (apt-get install $(PDF_PACKAGES)): document PDFs will not work" >&2; fi; \
 	fi
 
 # PostgreSQL and Redis: start them when installed but not running.

@@ -46,6 +46,13 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None  # tied to the session instead; long forms must not expire mid-edit
     #: The largest attached file of a controlled document (PDF, DOCX, XLSX), in MB.
     PORTAL_SOP_MAX_FILE_MB = _env_int("PORTAL_SOP_MAX_FILE_MB", 20)
+    #: How document codes are generated: {type} (QM, QP, SOP, FM, QR, WL), {dept} (the department's code) and
+    #: {seq} (the next number for that prefix), e.g. "{type}-{dept}-{seq:03d}" gives SOP-KF-001.
+    PORTAL_SOP_CODE_PATTERN = os.environ.get("PORTAL_SOP_CODE_PATTERN", "{type}-{dept}-{seq:03d}")
+    #: Roles that may open superseded and obsolete versions (shown watermarked 已作废), comma-separated;
+    #: administrators and quality managers always may.
+    PORTAL_SOP_HISTORY_ROLES = tuple(r.strip() for r in os.environ.get(
+        "PORTAL_SOP_HISTORY_ROLES", "admin,quality_manager,dept_head").split(",") if r.strip())
     #: The largest request body: the larger of PORTAL_MAX_UPLOAD_MB (spreadsheet imports) and a document's file,
     #: plus room for the form around it, so that a file just over the limit gets the document form's own message.
     MAX_CONTENT_LENGTH = (max(_env_int("PORTAL_MAX_UPLOAD_MB", 10), _env_int("PORTAL_SOP_MAX_FILE_MB", 20)) + 5) * 1024 * 1024

@@ -27,11 +27,17 @@ with the Pango libraries WeasyPrint needs.
 """
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 
 from flask import render_template
+from flask_babel import gettext as _
 from markupsafe import Markup
+
+from portal.core.errors import ServiceError
+
+log = logging.getLogger(__name__)
 
 TEMPLATE = "sop/pdf/version.html"
 
@@ -101,18 +107,26 @@ def render_html(doc: PdfDocument) -> str:
 
 def render_pdf(doc: PdfDocument) -> bytes:
     """The PDF of ``doc`` (needs an app context, for the template and the catalog)."""
-    from weasyprint import HTML  # loads Pango: only in the processes that make PDFs
-
+    try:
+        from weasyprint import HTML  # loads Pango: only in the processes that make PDFs
+    except OSError as exc:  # Pango or HarfBuzz missing on this host (make pdf-deps installs them)
+        log.error("WeasyPrint cannot load its system libraries: %s", exc)
+        raise PdfUnavailable()
     html = render_html(doc)
     return HTML(string=html, base_url=None, url_fetcher=_fetcher()).write_pdf()
 
 
+class PdfUnavailable(ServiceError):
+    """This host cannot make PDFs (a system library is missing)."""
+
+    def __init__(self) -> None:
+        super().__init__((None, _("The PDF cannot be made: this server lacks the PDF libraries (Pango and a Chinese "
+                                  "font). Tell the administrator.")))
+
+
 def _fetcher():
     """A URL fetcher that refuses every URL (WeasyPrint logs each refusal and renders without it)."""
-    try:
-        from weasyprint.urls import URLFetcher
-    except ImportError:  # WeasyPrint before 68 takes a plain function
-        return _refuse
+    from weasyprint.urls import URLFetcher
 
     class RefuseAll(URLFetcher):
         def fetch(self, url, headers=None):

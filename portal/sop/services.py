@@ -10,6 +10,7 @@ document whatever happens.
 from __future__ import annotations
 
 import calendar
+import logging
 import os
 import re
 import secrets
@@ -40,6 +41,8 @@ from portal.sop.models import (ADDED, APPROVED, CONFIDENTIALITIES, DOC_TYPES, DR
                                REVIEWED, SUPERSEDED, TYPE_CODES, ControlledCopy, Document, DocumentFile,
                                DocumentReviewer, DocumentVersion)
 from portal.workcal.services import local_today
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_OBJECT = "sop_version"
 REVIEW, APPROVE, OBSOLETE_MEANING, PERIODIC = "review", "approve", "obsolete", "periodic_review"
@@ -281,7 +284,13 @@ def suggest_code(doc_type: str, department: Department) -> str:
     """The next free code of the pattern (``SOP-KF-001``): the sequence counts per type and department."""
     pattern = code_pattern()
     values = {"type": TYPE_CODES.get(doc_type, "DOC"), "dept": department.code.upper()}
-    prefix = pattern.split("{seq", 1)[0].format(**values)
+    try:
+        prefix = pattern.split("{seq", 1)[0].format(**values)
+        pattern.format(seq=1, **values)
+    except (KeyError, ValueError, IndexError):
+        log.error("PORTAL_SOP_CODE_PATTERN %r is not a valid pattern; using %r", pattern, DEFAULT_CODE_PATTERN)
+        pattern = DEFAULT_CODE_PATTERN
+        prefix = pattern.split("{seq", 1)[0].format(**values)
     taken = set(db.session.scalars(sa.select(Document.code).where(Document.code.like(prefix + "%"))))
     seq = len(taken) + 1
     while (code := pattern.format(seq=seq, **values)) in taken:

@@ -331,7 +331,11 @@ def download_file(document_id: int, version_id: int):
 def version_pdf(document_id: int, version_id: int):
     """An uncontrolled print (非受控 仅供参考)."""
     actor, document, version = _draft(document_id, version_id)
-    data = services.version_pdf(actor, version)
+    outcome = perform(lambda: services.version_pdf(actor, version))
+    if outcome.failed:
+        flash(outcome.message, "danger")
+        return redirect_to(url_for("sop.version", document_id=document_id, version_id=version_id))
+    data = outcome.value
     return send_download(data, f"{document.code}-{document.title}-v{version.label}.pdf",
                          f"{document.code}-v{version.label}.pdf", "application/pdf")
 
@@ -376,7 +380,11 @@ def copy_pdf(document_id: int, copy_id: int):
     actor = acting_user()
     document = services.get_document(actor, document_id)
     copy = services.get_copy(actor, document, copy_id)
-    data = services.version_pdf(actor, copy.version, copy)
+    outcome = perform(lambda: services.version_pdf(actor, copy.version, copy))
+    if outcome.failed:
+        flash(outcome.message, "danger")
+        return redirect_to(url_for("sop.detail", document_id=document_id) + "#copies")
+    data = outcome.value
     return send_download(data, f"{document.code}-{document.title}-v{copy.version.label}-受控副本{copy.number}.pdf",
                          f"{document.code}-v{copy.version.label}-copy{copy.number}.pdf", "application/pdf")
 

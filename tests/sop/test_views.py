@@ -242,3 +242,24 @@ def test_search_box_finds_a_word_in_the_body(org, history, client_for):
 def test_superseded_versions_are_in_the_database_not_deleted(history):
     document, old, new = history
     assert db.session.scalar(sa.select(DocumentVersion.status).where(DocumentVersion.id == old.id)) == SUPERSEDED
+
+
+def test_a_host_without_the_pdf_libraries_says_so(org, history, client_for, monkeypatch):
+    import builtins
+
+    document, _old, new = history
+    real_import = builtins.__import__
+
+    def no_pango(name, *args, **kwargs):
+        if name == "weasyprint":
+            raise OSError("cannot load library 'libpango-1.0-0'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_pango)
+    client = client_for(org.employee)
+    response = client.get(_url(document, new, "/pdf"))
+    assert response.status_code in (302, 303)
+    monkeypatch.setattr(builtins, "__import__", real_import)
+    page = text(client.get(response.headers["Location"]))
+    assert msg("The PDF cannot be made: this server lacks the PDF libraries (Pango and a Chinese font). "
+               "Tell the administrator.") in page

@@ -325,3 +325,10 @@ def test_audit_verify_covers_signatures(org):
     db.session.execute(sa.update(Signature).where(Signature.id == signature_id).values(content_sha256="0" * 64))
     report = verify_chain()
     assert not report.intact and f"signature {signature_id}" in report.reason
+
+
+def test_the_code_pattern_is_a_setting(org, app, monkeypatch):
+    monkeypatch.setitem(app.config, "PORTAL_SOP_CODE_PATTERN", "{dept}/{type}/{seq:02d}")
+    assert register(org.author, org).code == "KF/SOP/01"
+    monkeypatch.setitem(app.config, "PORTAL_SOP_CODE_PATTERN", "{nonsense}-{seq}")
+    assert register(org.author, org, title="另一份").code == "SOP-KF-001"  # a broken pattern falls back
