@@ -113,6 +113,14 @@ def visible_versions(actor, document: Document) -> list[DocumentVersion]:
     return [v for v in versions if may_read_version(actor, v)]
 
 
+_HEADING = re.compile(r"<(/?)h([1-6])\b")
+
+
+def _demote_headings(html: str) -> str:
+    """A document's own headings sit under the page's title: h1 → h2 … (h6 stays h6)."""
+    return _HEADING.sub(lambda m: f"<{m.group(1)}h{min(int(m.group(2)) + 1, 6)}", html)
+
+
 def version_content(version: DocumentVersion) -> tuple[str, str]:
     """(HTML, plain text) of a version: the Markdown body, then a DOCX file's content."""
     parts = []
@@ -120,7 +128,7 @@ def version_content(version: DocumentVersion) -> tuple[str, str]:
         parts.append(content.render_markdown(version.body))
     if version.file is not None and version.file.html:
         parts.append(version.file.html)
-    return "\n".join(parts), version.text
+    return _demote_headings("\n".join(parts)), version.text
 
 
 def file_bytes(version: DocumentVersion) -> bytes | None:

@@ -188,9 +188,6 @@ def test_the_quality_manager_sees_the_superseded_version_watermarked(browser, li
         context.close()
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="bug: templates/sop/_partials/_diff.html reads row.count, DiffRow has `skipped`: "
-                          "any comparison with a run of unchanged lines is an HTTP 500")
 def test_the_quality_manager_compares_the_two_versions(browser, live_server, seeded):
     doc = seeded["history"]
     context, page = _context(browser, live_server)
