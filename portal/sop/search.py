@@ -87,9 +87,16 @@ def matching_ids(query: str):
     if not found:
         return None
     if _dialect() == "postgresql":
-        return (sa.select(DocumentSearch.document_id)
-                .where(sa.func.to_tsvector(sa.literal_column("'simple'"), DocumentSearch.tokens)
-                       .op("@@")(sa.func.plainto_tsquery(sa.literal_column("'simple'"), " ".join(found)))))
+        # MATERIALIZED: the matches are found once, through the GIN index, then joined. Without the fence the
+        # planner may walk sop_document in code order (the register's ORDER BY code LIMIT 25) and test each
+        # document's row with @@, which recomputes to_tsvector(tokens) row by row (the index is on an
+        # expression; there is no stored tsvector): 0.1–0.3 ms a row, hundreds of milliseconds for a word
+        # found in 1–10 % of 20,000 documents (bench/sop_search_bench.py).
+        matches = (sa.select(DocumentSearch.document_id)
+                   .where(sa.func.to_tsvector(sa.literal_column("'simple'"), DocumentSearch.tokens)
+                          .op("@@")(sa.func.plainto_tsquery(sa.literal_column("'simple'"), " ".join(found))))
+                   .cte("sop_search_match").prefix_with("MATERIALIZED"))
+        return sa.select(matches.c.document_id)
     match = " AND ".join('"' + w.replace('"', '""') + '"' for w in found)
     return sa.select(sa.column("rowid")).select_from(sa.table(FTS_TABLE)).where(
         sa.text(f"{FTS_TABLE} MATCH :match").bindparams(match=match))

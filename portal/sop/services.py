@@ -162,59 +162,85 @@ class RegisterPage:
     pages: int
 
 
-def _visibility(actor, stmt, latest):
-    """Restrict a register query to the documents the actor may see in the list."""
+def _visible(actor) -> list:
+    """The conditions that restrict the register to the documents the actor may see in the list (none for
+    the document controllers)."""
     if is_controller(actor):
-        return stmt
+        return []
     from portal.raci.services import processes_for
 
     own = actor.department_id
-    own_processes = [p.id for procs in processes_for(own).values() for p in procs] if own else []
+    own_roles = processes_for(own) if own else {}
+    own_processes = [p.id for procs in own_roles.values() for p in procs]
     readable = sa.or_(Document.confidentiality != "restricted", Document.department_id == own,
                       Document.process_id.in_(own_processes) if own_processes else sa.false())
-    stmt = stmt.where(readable)
     if may_see_history(actor):
-        return stmt
+        return [readable]
     reviewing = (sa.select(DocumentReviewer.id).join(DocumentVersion, DocumentVersion.id == DocumentReviewer.version_id)
                  .where(DocumentVersion.document_id == Document.id, DocumentReviewer.user_id == actor.id,
                         DocumentVersion.status.in_(OPEN)))
-    headed = list(db.session.scalars(sa.select(Department.id).where(Department.head_id == actor.id)))
-    return stmt.where(sa.or_(Document.current_version_id.is_not(None), latest.author_id == actor.id,
-                             Document.department_id.in_(headed) if headed else sa.false(), reviewing.exists()))
+    # Versions in preparation: those who may open them (access.may_read_version) find them in the list too: their
+    # editors (the latest version's author, the owning department's head), the reviewers, and the approver (the
+    # head of the process's A department; of the owning department, when there is no process: its head).
+    headed = sa.select(Department.id).where(Department.head_id == actor.id)
+    authored = sa.select(DocumentVersion.id).where(DocumentVersion.author_id == actor.id)
+    heads = list(db.session.scalars(headed.where(Department.active.is_(True))))
+    approves = [p.id for d in heads for p in (own_roles if d == own else processes_for(d))["A"]]
+    return [readable, sa.or_(Document.current_version_id.is_not(None), Document.latest_version_id.in_(authored),
+                             Document.department_id.in_(headed), reviewing.exists(),
+                             Document.process_id.in_(approves) if approves else sa.false())]
 
 
 def search_register(actor, filters: DocumentFilters, *, today: date | None = None) -> RegisterPage:
-    """One page of the register: search over titles and content, filters, pagination (fixed query count)."""
+    """One page of the register: search over titles and content, filters, pagination (fixed query count:
+    the count, the page, and one query per relationship the list shows)."""
     today = today or local_today()
-    latest = sa.orm.aliased(DocumentVersion)
-    stmt = sa.select(Document).outerjoin(latest, latest.id == Document.latest_version_id)
-    stmt = _visibility(actor, stmt, latest)
+    where = _visible(actor)
     q = (filters.q or "").strip()[:100]
     if q:
         ids = search.matching_ids(q)
-        by_code = Document.code.ilike(q.replace("\\", "").replace("%", "").replace("_", "\\_") + "%", escape="\\")
-        stmt = stmt.where(sa.or_(Document.id.in_(ids), by_code) if ids is not None else by_code)
+        # A query that could begin a code (SOP-KF) also matches codes by prefix; one that cannot (Chinese,
+        # spaces, "%", "\\") does not, so "%" never matches every code, and a word search stays a plain
+        # ``id IN (matches)`` that the database drives from its full-text index.
+        by_code = Document.code.ilike(q.replace("_", "\\_") + "%", escape="\\") if CODE_RE.match(q) else None
+        if ids is not None and by_code is not None:
+            where.append(sa.or_(Document.id.in_(ids), by_code))
+        elif ids is not None or by_code is not None:
+            where.append(Document.id.in_(ids) if ids is not None else by_code)
+        else:
+            where.append(sa.false())  # only punctuation: no word, no code
     if filters.doc_type in DOC_TYPES:
-        stmt = stmt.where(Document.doc_type == filters.doc_type)
+        where.append(Document.doc_type == filters.doc_type)
     if filters.department_id:
-        stmt = stmt.where(Document.department_id == filters.department_id)
+        where.append(Document.department_id == filters.department_id)
     if filters.process_id:
-        stmt = stmt.where(Document.process_id == filters.process_id)
+        where.append(Document.process_id == filters.process_id)
+    latest = None
     if filters.status == OBSOLETE:
-        stmt = stmt.where(Document.obsolete_at.is_not(None))
+        where.append(Document.obsolete_at.is_not(None))
     elif filters.status == EFFECTIVE:
-        stmt = stmt.where(Document.current_version_id.is_not(None))
+        where.append(Document.current_version_id.is_not(None))
     elif filters.status in OPEN:
-        stmt = stmt.where(latest.status == filters.status)
+        latest = sa.orm.aliased(DocumentVersion)
+        where.append(latest.status == filters.status)
     if filters.review_due:
-        stmt = stmt.where(Document.current_version_id.is_not(None),
-                          Document.next_review_on <= today + timedelta(days=REVIEW_DUE_DAYS))
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
+        where.extend([Document.current_version_id.is_not(None),
+                      Document.next_review_on <= today + timedelta(days=REVIEW_DUE_DAYS)])
+
+    def scoped(stmt):
+        """``stmt`` over the documents that match (joined to their latest version when the status asks)."""
+        if latest is not None:
+            stmt = stmt.join(latest, latest.id == Document.latest_version_id)
+        return stmt.where(*where)
+
+    # count(id) over the documents alone: not count(*) over a subquery of every column
+    total = db.session.scalar(scoped(sa.select(sa.func.count(Document.id)).select_from(Document))) or 0
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     page = min(max(1, filters.page), pages)
     items = db.session.scalars(
-        stmt.options(selectinload(Document.department), selectinload(Document.process),
-                     selectinload(Document.current_version), selectinload(Document.latest_version))
+        scoped(sa.select(Document))
+        .options(selectinload(Document.department), selectinload(Document.process),
+                 selectinload(Document.current_version), selectinload(Document.latest_version))
         .order_by(Document.code).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)).all()
     return RegisterPage(list(items), total, page, pages)
 
