@@ -101,6 +101,7 @@ bench: install-test services
 	$(PY) bench/run_all.py
 	$(PY) bench/digest_bench.py
 	$(PY) bench/matrix_bench.py
+	$(PY) bench/sop_search_bench.py
 
 vendor:
 	./tools/vendor.sh

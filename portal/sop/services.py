@@ -91,7 +91,7 @@ def get_document(actor, document_id: int) -> Document:
     if document is None or not may_read(actor, document):
         raise NotFound()
     if document.current_version_id is None and not (
-            may_see_history(actor)
+            (document.is_obsolete and may_see_history(actor))
             or (document.latest_version is not None and may_read_version(actor, document.latest_version))):
         raise NotFound()
     return document
@@ -174,8 +174,6 @@ def _visible(actor) -> list:
     own_processes = [p.id for procs in own_roles.values() for p in procs]
     readable = sa.or_(Document.confidentiality != "restricted", Document.department_id == own,
                       Document.process_id.in_(own_processes) if own_processes else sa.false())
-    if may_see_history(actor):
-        return [readable]
     reviewing = (sa.select(DocumentReviewer.id).join(DocumentVersion, DocumentVersion.id == DocumentReviewer.version_id)
                  .where(DocumentVersion.document_id == Document.id, DocumentReviewer.user_id == actor.id,
                         DocumentVersion.status.in_(OPEN)))
@@ -186,9 +184,11 @@ def _visible(actor) -> list:
     authored = sa.select(DocumentVersion.id).where(DocumentVersion.author_id == actor.id)
     heads = list(db.session.scalars(headed.where(Department.active.is_(True))))
     approves = [p.id for d in heads for p in (own_roles if d == own else processes_for(d))["A"]]
+    # Roles that see history (PORTAL_SOP_HISTORY_ROLES) also find obsolete documents, not others' drafts.
+    obsolete = Document.obsolete_at.is_not(None) if may_see_history(actor) else sa.false()
     return [readable, sa.or_(Document.current_version_id.is_not(None), Document.latest_version_id.in_(authored),
                              Document.department_id.in_(headed), reviewing.exists(),
-                             Document.process_id.in_(approves) if approves else sa.false())]
+                             Document.process_id.in_(approves) if approves else sa.false(), obsolete)]
 
 
 def search_register(actor, filters: DocumentFilters, *, today: date | None = None) -> RegisterPage:
@@ -521,6 +521,8 @@ def update_draft(actor, version: DocumentVersion, *, body: str, change_summary: 
         db.session.flush()
         record("sop.version_update", version, actor=actor, before=before, after=after,
                extra={"document_id": version.document_id, "version": version.label})
+        if version.document.current_version_id is None:
+            reindex(version.document)  # nothing effective yet: the draft's text is what is searched
     return version
 
 
