@@ -163,7 +163,8 @@ def version(document_id: int, version_id: int):
     return _page(document, services.get_version(actor, document_id, version_id))
 
 
-def _draft(document_id: int, version_id: int):
+def _lookup(document_id: int, version_id: int):
+    """(actor, document, version) for a version the actor may read (else 404)."""
     actor = acting_user()
     document = services.get_document(actor, document_id)
     return actor, document, services.get_version(actor, document_id, version_id)
@@ -184,7 +185,7 @@ def new_version(document_id: int):
 @bp.route("/<int:document_id>/versions/<int:version_id>/edit", methods=["GET", "POST"])
 def edit_version(document_id: int, version_id: int):
     """Edit a draft's text, change summary and attached file."""
-    actor, document, version = _draft(document_id, version_id)
+    actor, document, version = _lookup(document_id, version_id)
     if not may_edit_version(actor, version):
         abort(403)
     if version.status != DRAFT:
@@ -205,7 +206,7 @@ def edit_version(document_id: int, version_id: int):
 
 @bp.route("/<int:document_id>/versions/<int:version_id>/reviewers", methods=["POST"])
 def add_reviewer(document_id: int, version_id: int):
-    actor, document, version = _draft(document_id, version_id)
+    actor, document, version = _lookup(document_id, version_id)
     form = ReviewerForm()
     form.user_id.choices = lookups.user_choices()
     if submit(form, lambda: services.add_reviewer(actor, version, form.user_id.data)) is not FAILED:
@@ -216,7 +217,7 @@ def add_reviewer(document_id: int, version_id: int):
 
 @bp.route("/<int:document_id>/versions/<int:version_id>/reviewers/<int:user_id>/remove", methods=["POST"])
 def remove_reviewer(document_id: int, version_id: int, user_id: int):
-    actor, document, version = _draft(document_id, version_id)
+    actor, document, version = _lookup(document_id, version_id)
     ConfirmForm()
     flash_outcome(perform(lambda: services.remove_reviewer(actor, version, user_id)), _("Reviewer removed."))
     return redirect_to(url_for("sop.version", document_id=document_id, version_id=version_id))
@@ -225,34 +226,37 @@ def remove_reviewer(document_id: int, version_id: int, user_id: int):
 @bp.route("/<int:document_id>/versions/<int:version_id>/submit", methods=["POST"])
 def submit_version(document_id: int, version_id: int):
     """Draft → in review (or straight to approval when the matrix names no reviewers)."""
-    actor, document, version = _draft(document_id, version_id)
+    actor, document, version = _lookup(document_id, version_id)
     ConfirmForm()
     flash_outcome(perform(lambda: services.submit(actor, version)),
                   _("Submitted: the reviewers and the approver have been notified."))
     return redirect_to(url_for("sop.version", document_id=document_id, version_id=version_id))
 
 
+def _version_action(document_id: int, version_id: int, form, form_key: str, action, message: str):
+    """Post ``form`` on a version: run ``action(actor, version, form)`` (a service call) and go back to the
+    version with ``message``; refused, show the version again with the form's errors (422)."""
+    actor, document, version = _lookup(document_id, version_id)
+    if submit(form, lambda: action(actor, version, form)) is not FAILED:
+        flash(message, "success")
+        return redirect_to(url_for("sop.version", document_id=document_id, version_id=version_id))
+    return _page(document, services.get_version(actor, document_id, version_id), 422, **{form_key: form})
+
+
 @bp.route("/<int:document_id>/versions/<int:version_id>/review", methods=["POST"])
 def review(document_id: int, version_id: int):
     """A reviewer signs 审核 (password again)."""
-    actor, document, version = _draft(document_id, version_id)
-    form = SignForm()
-    if submit(form, lambda: services.review(actor, version, form.password.data, comment=form.comment.data or "",
-                                            seen_sha256=form.content_sha256.data or None)) is not FAILED:
-        flash(_("Your review signature was recorded."), "success")
-        return redirect_to(url_for("sop.version", document_id=document_id, version_id=version_id))
-    return _page(document, services.get_version(actor, document_id, version_id), 422, review_form=form)
+    return _version_action(document_id, version_id, SignForm(), "review_form", lambda actor, version, form: (
+        services.review(actor, version, form.password.data, comment=form.comment.data or "",
+                        seen_sha256=form.content_sha256.data or None)), _("Your review signature was recorded."))
 
 
 @bp.route("/<int:document_id>/versions/<int:version_id>/return", methods=["POST"])
 def return_version(document_id: int, version_id: int):
     """A reviewer or the approver returns the version to its author with comments."""
-    actor, document, version = _draft(document_id, version_id)
-    form = ReturnForm()
-    if submit(form, lambda: services.return_to_draft(actor, version, form.comment.data or "")) is not FAILED:
-        flash(_("Returned to the author with your comments."), "success")
-        return redirect_to(url_for("sop.version", document_id=document_id, version_id=version_id))
-    return _page(document, services.get_version(actor, document_id, version_id), 422, return_form=form)
+    return _version_action(document_id, version_id, ReturnForm(), "return_form", lambda actor, version, form: (
+        services.return_to_draft(actor, version, form.comment.data or "")),
+        _("Returned to the author with your comments."))
 
 
 def _choice(form) -> services.ApprovalChoice:
@@ -265,25 +269,19 @@ def _choice(form) -> services.ApprovalChoice:
 @bp.route("/<int:document_id>/versions/<int:version_id>/approve", methods=["POST"])
 def approve(document_id: int, version_id: int):
     """The A department's head signs 批准 (password again), with the effective date and retraining decision."""
-    actor, document, version = _draft(document_id, version_id)
-    form = ApproveForm()
-    if submit(form, lambda: services.approve(actor, version, form.password.data, _choice(form),
-                                             seen_sha256=form.content_sha256.data or None)) is not FAILED:
-        flash(_("Approved and signed."), "success")
-        return redirect_to(url_for("sop.version", document_id=document_id, version_id=version_id))
-    return _page(document, services.get_version(actor, document_id, version_id), 422, approve_form=form)
+    return _version_action(document_id, version_id, ApproveForm(), "approve_form", lambda actor, version, form: (
+        services.approve(actor, version, form.password.data, _choice(form),
+                         seen_sha256=form.content_sha256.data or None)), _("Approved and signed."))
 
 
 @bp.route("/<int:document_id>/versions/<int:version_id>/register-edition", methods=["POST"])
 def register_edition(document_id: int, version_id: int):
     """An external document's edition becomes the effective one (registered, not approved here)."""
-    actor, document, version = _draft(document_id, version_id)
-    form = ExternalEditionForm()
-    if submit(form, lambda: services.register_external_edition(
-            actor, version, effective_on=getattr(form.effective_on, "parsed", None))) is not FAILED:
-        flash(_("The edition is registered and effective."), "success")
-        return redirect_to(url_for("sop.version", document_id=document_id, version_id=version_id))
-    return _page(document, services.get_version(actor, document_id, version_id), 422, edition_form=form)
+    def action(actor, version, form):
+        return services.register_external_edition(actor, version, effective_on=getattr(form.effective_on, "parsed", None))
+
+    return _version_action(document_id, version_id, ExternalEditionForm(), "edition_form", action,
+                           _("The edition is registered and effective."))
 
 
 @bp.route("/<int:document_id>/obsolete", methods=["POST"])
@@ -319,7 +317,7 @@ def periodic_review(document_id: int):
 @bp.route("/<int:document_id>/versions/<int:version_id>/file")
 def download_file(document_id: int, version_id: int):
     """The attached file, to those who may read the version only."""
-    _actor, document, version = _draft(document_id, version_id)
+    _actor, document, version = _lookup(document_id, version_id)
     if version.file is None:
         abort(404)
     data = services.file_bytes(version)
@@ -330,7 +328,7 @@ def download_file(document_id: int, version_id: int):
 @bp.route("/<int:document_id>/versions/<int:version_id>/pdf")
 def version_pdf(document_id: int, version_id: int):
     """An uncontrolled print (非受控 仅供参考)."""
-    actor, document, version = _draft(document_id, version_id)
+    actor, document, version = _lookup(document_id, version_id)
     outcome = perform(lambda: services.version_pdf(actor, version))
     if outcome.failed:
         flash(outcome.message, "danger")
@@ -361,7 +359,7 @@ def diff(document_id: int):
 @bp.route("/<int:document_id>/versions/<int:version_id>/copies", methods=["POST"])
 def issue_copy(document_id: int, version_id: int):
     """Issue a numbered controlled copy; its PDF is printed from the copies list."""
-    actor, document, version = _draft(document_id, version_id)
+    actor, document, version = _lookup(document_id, version_id)
     form = CopyForm()
     form.holder_user_id.choices = lookups.user_choices()
     copy = submit(form, lambda: services.issue_copy(actor, version, holder_user_id=form.holder_user_id.data,

@@ -263,3 +263,17 @@ def test_a_host_without_the_pdf_libraries_says_so(org, history, client_for, monk
     page = text(client.get(response.headers["Location"]))
     assert msg("The PDF cannot be made: this server lacks the PDF libraries (Pango and a Chinese font). "
                "Tell the administrator.") in page
+
+
+def test_an_external_document_is_registered_not_approved(org, client_for):
+    document = register(org.author, org, title="中华人民共和国个人信息保护法", doc_type="external", issuer="全国人大常委会",
+                        edition="2021", process=None)
+    version = document.latest_version
+    db.session.commit()
+    client = client_for(org.author)
+    assert 'id="edition-form"' in text(client.get(_url(document, version)))
+    bad = client.post(_url(document, version, "/register-edition"), data={"effective_on": "2026-13-40"})
+    assert bad.status_code == 422 and reloaded(version).status == "draft"
+    ok = client.post(_url(document, version, "/register-edition"), data={"effective_on": ""})
+    assert ok.status_code in (302, 303) and reloaded(version).status == EFFECTIVE
+    assert count(Signature, Signature.object_id == str(version.id)) == 0  # registered, not signed
