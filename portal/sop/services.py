@@ -803,7 +803,9 @@ def bulk_approve(actor, version_ids: list[int], password: str, choice: ApprovalC
 
 def pending_approvals(actor) -> list[DocumentVersion]:
     """The versions awaiting the actor's approval (the bulk approval list)."""
-    return [v for v in _awaiting_approval() if _approver_id(v) == actor.id and v.author_id != actor.id]
+    awaiting = _awaiting_approval()
+    approvers = approver_ids(awaiting)
+    return [v for v in awaiting if approvers[v.id] == actor.id and v.author_id != actor.id]
 
 
 def _awaiting_approval() -> list[DocumentVersion]:
@@ -826,10 +828,6 @@ def approver_ids(versions: list[DocumentVersion]) -> dict[int, int | None]:
         dept = a_depts.get(v.document.process_id) if v.document.process_id else owners.get(v.document.department_id)
         out[v.id] = dept.head_id if dept is not None and dept.active else None
     return out
-
-
-def _approver_id(version: DocumentVersion) -> int | None:
-    return approver_ids([version])[version.id]
 
 
 # -- taking effect, obsolescence ------------------------------------------------------------------
