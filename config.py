@@ -110,9 +110,29 @@ class Config:
     #: Where the daily anchors of the chain are appended (default instance/audit-anchors.log); shared storage
     #: when workers run on several hosts.
     PORTAL_AUDIT_ANCHOR_FILE = os.environ.get("PORTAL_AUDIT_ANCHOR_FILE", "")
+    #: Customer feedback (客户意见采集). Limits of the kiosk form, per client address and per service point
+    #: (Flask-Limiter syntax, ";" between limits). A hall whose customers share one NAT address, or a tablet
+    #: at a busy counter, may need more.
+    PORTAL_KIOSK_LIMIT_IP = os.environ.get("PORTAL_KIOSK_LIMIT_IP", "10/minute;30/hour")
+    PORTAL_KIOSK_LIMIT_POINT = os.environ.get("PORTAL_KIOSK_LIMIT_POINT", "10/minute;30/hour")
+    #: Wrong 查询码 typed from one address (only misses count).
+    PORTAL_QUERY_LOOKUP_LIMIT = os.environ.get("PORTAL_QUERY_LOOKUP_LIMIT", "10/minute;50/hour")
+    #: Submissions per API token.
+    PORTAL_API_WRITE_LIMIT = os.environ.get("PORTAL_API_WRITE_LIMIT", "120/minute")
+    #: The largest kiosk form post, in KB (a 500-character comment and the rest fit in 8).
+    PORTAL_KIOSK_MAX_BODY_KB = _env_int("PORTAL_KIOSK_MAX_BODY_KB", 16)
+    #: How old a kiosk form may be when it is sent; older ones are kept but flagged as spam (hours).
+    PORTAL_KIOSK_FORM_MAX_AGE_HOURS = _env_int("PORTAL_KIOSK_FORM_MAX_AGE_HOURS", 168)
+    #: Tablet mode (?kiosk=1): seconds of the thank-you screen before an empty form (sooner when idle).
+    PORTAL_KIOSK_RESET_SECONDS = _env_int("PORTAL_KIOSK_RESET_SECONDS", 20)
+    #: The address printed in QR codes, when customers reach the kiosk by another name than staff reach the
+    #: portal (a hall's guest Wi-Fi, a public host name). Default: PORTAL_BASE_URL.
+    PORTAL_KIOSK_BASE_URL = os.environ.get("PORTAL_KIOSK_BASE_URL", "")
     RATELIMIT_STORAGE_URI = None  # set from REDIS_URL at start-up
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True  # a Redis outage must not take the login page down
+    #: ... nor lift the limits: while Redis is down each process counts in its own memory.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
 
     TESTING = False
     DEBUG = False

@@ -78,13 +78,9 @@ def _init_extensions(app: Flask) -> None:
         app.config["RATELIMIT_STORAGE_URI"] = url
     limiter.init_app(app)
 
-    @limiter.request_filter
-    def _reads_are_not_limited() -> bool:
-        # Every limit in the portal guards a POST (login, public forms): reads skip the limiter's
-        # bookkeeping, which was measurable on every page. A limit on a GET would need this to change.
-        from flask import request
+    from portal.web.ratelimit import skip_limits
 
-        return request.method in ("GET", "HEAD", "OPTIONS")
+    limiter.request_filter(skip_limits)
 
     from portal.auth import login as login_setup
 

@@ -24,13 +24,13 @@ from portal.core.rq import job
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("web", "audit", "home"),   # request plumbing, the audit trail every domain writes, the home page
     ("org",),                   # departments, positions, users
-    ("auth",),                  # login, lockout, sessions
+    ("auth", "api"),            # login, lockout, sessions; API tokens, problem details, the OpenAPI document
     ("esign", "workcal"),       # electronic signatures, the working-day calendar
     ("notify",),                # notifications, outbox, digest
     ("processes",),             # processes and GB/T 19001 clauses
     ("raci",),                  # the responsibility matrix
     ("policy", "objectives"),   # quality policy, quality objectives
-    ("sop",),                   # document control: the register, versions, signatures, controlled copies
+    ("sop", "feedback"),        # document control; customer feedback intake (service points, kiosk, API)
 )
 
 DOMAINS: tuple[str, ...] = tuple(name for layer in LAYERS for name in layer)

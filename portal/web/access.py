@@ -13,12 +13,25 @@ from flask_login import current_user
 from portal.core.errors import PermissionDenied
 
 PUBLIC_ATTR = "_portal_public"
+TOKEN_ATTR = "_portal_token_auth"
 
 
 def public(view: Callable) -> Callable:
     """Mark a view as reachable without logging in."""
     setattr(view, PUBLIC_ATTR, True)
     return view
+
+
+def token_authenticated(view: Callable) -> Callable:
+    """Mark a view that authenticates its caller itself, by an API token (``portal.api.auth``), not by a
+    login session: the login check lets it through, and the view refuses a request without a valid token."""
+    setattr(view, TOKEN_ATTR, True)
+    return view
+
+
+def is_token_endpoint(endpoint: str | None) -> bool:
+    view = current_app.view_functions.get(endpoint) if endpoint else None
+    return bool(view is not None and getattr(view, TOKEN_ATTR, False))
 
 
 def is_public_endpoint(endpoint: str | None) -> bool:
@@ -51,7 +64,7 @@ def require_roles(*roles: str):
 def init_app(app) -> None:
     @app.before_request
     def login_by_default():
-        if is_public_endpoint(request.endpoint):
+        if is_public_endpoint(request.endpoint) or is_token_endpoint(request.endpoint):
             return None
         if not current_user.is_authenticated:
             return app.login_manager.unauthorized()

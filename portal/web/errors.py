@@ -1,6 +1,8 @@
 """Error pages, rendered as full pages or as htmx fragments."""
 from __future__ import annotations
 
+from typing import Callable
+
 import sqlalchemy as sa
 from flask import jsonify, make_response, render_template, request
 from flask_babel import gettext as _
@@ -28,8 +30,33 @@ def _messages():
     }
 
 
+#: Blueprints whose errors are not portal pages: the kiosk (a page for customers, without the portal's
+#: navigation) and the API (problem details). ``renderer(status, message) -> response``.
+_renderers: dict[str, Callable[[int, str], object]] = {}
+_prefix_renderers: dict[str, Callable[[int, str], object]] = {}
+
+
+def register_error_renderer(blueprint: str, renderer: Callable[[int, str], object], *, path_prefix: str = "") -> None:
+    """Render the errors of requests to ``blueprint``'s routes with ``renderer`` (registered at set-up); with
+    ``path_prefix``, also those of URLs under it that match no route (a 404 or 405 under /api/)."""
+    if blueprint:
+        _renderers[blueprint] = renderer
+    if path_prefix:
+        _prefix_renderers[path_prefix] = renderer
+
+
+def _renderer_for_request():
+    renderer = _renderers.get(request.blueprint or "")
+    if renderer is None and request.url_rule is None:
+        renderer = next((r for prefix, r in _prefix_renderers.items() if request.path.startswith(prefix)), None)
+    return renderer
+
+
 def render_error(status: int, message: str | None = None):
     message = message or _messages().get(status, _messages()[500])
+    renderer = _renderer_for_request()
+    if renderer is not None:
+        return renderer(status, message)
     if request.path.startswith("/healthz") or request.accept_mimetypes.best == "application/json":
         return jsonify(error=status, message=message), status
     template = "errors/_partials/_error.html" if wants_partial() else "errors/error.html"
@@ -40,6 +67,29 @@ def render_error(status: int, message: str | None = None):
 
 #: What a 503 for a busy database asks the browser to wait, in seconds.
 BUSY_RETRY_AFTER = 5
+#: ... and for a database that cannot be reached.
+UNREACHABLE_RETRY_AFTER = 30
+
+
+def is_disconnect(exc: sa.exc.DBAPIError) -> bool:
+    """The database could not be reached, or the connection broke (not a refusal of the statement)."""
+    if exc.connection_invalidated:
+        return True
+    if not isinstance(exc, sa.exc.OperationalError):
+        return False
+    text = str(exc.orig).lower()
+    return any(words in text for words in ("connection refused", "could not connect", "connection failed",
+                                            "server closed the connection", "terminating connection",
+                                            "unable to open database file", "connection timeout",
+                                            "timeout expired", "no such host", "name or service not known"))
+
+
+def _rollback_quietly() -> None:
+    """Roll the session back; with the database gone the rollback itself may fail, which changes nothing."""
+    try:
+        db.session.rollback()
+    except sa.exc.SQLAlchemyError:
+        db.session.close()
 
 
 def init_app(app) -> None:
@@ -74,7 +124,15 @@ def init_app(app) -> None:
 
     @app.errorhandler(sa.exc.DBAPIError)
     def database_error(exc):
-        db.session.rollback()
+        _rollback_quietly()
+        if is_disconnect(exc):
+            # The database is down or unreachable: nothing was written; the same request may well succeed
+            # in a moment (a customer at a kiosk gets a "please try again" page, not a stack trace).
+            app.logger.error("database unreachable on %s %s: %s", request.method, request.path, exc.orig)
+            response = make_response(render_error(503, _("The service is briefly unavailable. Nothing was "
+                                                          "saved: please try again in a moment.")))
+            response.headers["Retry-After"] = str(UNREACHABLE_RETRY_AFTER)
+            return response
         if not is_lock_timeout(exc):
             app.logger.exception("unhandled error on %s %s", request.method, request.path)
             return render_error(500)

@@ -10,7 +10,6 @@ from tests.auth.helpers import field_errors
 from tests.helpers import DEFAULT_PASSWORD, HX, translated
 
 NEW = "Neues-Passw0rt"
-PUBLIC = {"static", "auth.login", "auth.login_submit", "web.healthz", "web.set_language", "web.favicon"}
 
 
 def change(client, current=DEFAULT_PASSWORD, new=NEW, confirm=None, **kwargs):
@@ -151,9 +150,14 @@ def forced_client(client, forced, login):
 def _endpoint_urls(app):
     from flask import url_for
 
+    from portal.web.access import is_public_endpoint, is_token_endpoint
+
     with app.test_request_context("/"):
         for rule in app.url_map.iter_rules():
-            if rule.endpoint in PUBLIC | {"auth.change_password", "auth.logout"}:
+            # Public pages (the allowlist in tests/web/test_access.py) and token-authenticated API routes have
+            # no login session to force a password change on.
+            if (is_public_endpoint(rule.endpoint) or is_token_endpoint(rule.endpoint)
+                    or rule.endpoint in {"auth.change_password", "auth.logout"}):
                 continue
             url = url_for(rule.endpoint, **{arg: 1 for arg in rule.arguments})
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):

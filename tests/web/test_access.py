@@ -8,11 +8,19 @@ import pytest
 from flask import url_for
 
 from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
-from portal.web.access import is_public_endpoint
+from portal.web.access import is_public_endpoint, is_token_endpoint
 from tests.helpers import HX
 
-PUBLIC_ALLOWLIST = {"static", "auth.login", "auth.login_submit", "web.healthz", "web.set_language", "web.favicon"}
+#: Who may open a page without logging in is a security decision: each entry here was added on purpose.
+#: The customers' kiosk form and 查询码 pages (issue 10) and the API's OpenAPI document are public by design.
+PUBLIC_ALLOWLIST = {"static", "auth.login", "auth.login_submit", "web.healthz", "web.set_language", "web.favicon",
+                    "kiosk.form", "kiosk.lookup", "kiosk.query", "kiosk.rate", "api.openapi"}
 SKIPPED_METHODS = {"HEAD", "OPTIONS"}
+
+
+def needs_login(rule) -> bool:
+    """Everything but the public allowlist and the API's token-authenticated routes (tested below)."""
+    return rule.endpoint not in PUBLIC_ALLOWLIST and not is_token_endpoint(rule.endpoint)
 
 
 def requests_for(app, predicate=lambda rule: True):
@@ -38,7 +46,7 @@ def test_public_endpoints_are_exactly_the_allowlist(app):
 
 
 def test_the_url_map_is_not_trivially_small(app):
-    protected = requests_for(app, lambda rule: rule.endpoint not in PUBLIC_ALLOWLIST)
+    protected = requests_for(app, needs_login)
     endpoints = {endpoint for endpoint, _m, _u in protected}
     assert {"home.index", "auth.logout", "auth.change_password", "audit.index", "audit.export", "org.users"} <= endpoints
     assert any(method == "POST" for _e, method, _u in protected)
@@ -47,7 +55,7 @@ def test_the_url_map_is_not_trivially_small(app):
 def test_anonymous_users_are_sent_to_login(app, client):
     token = client.csrf_token()  # so that POSTs fail for the missing login, not for CSRF
     wrong = []
-    for endpoint, method, url in requests_for(app, lambda rule: rule.endpoint not in PUBLIC_ALLOWLIST):
+    for endpoint, method, url in requests_for(app, needs_login):
         response = call(client, method, url, token)
         location = response.headers.get("Location", "")
         if response.status_code != 302 or not location.startswith("/login?next="):
@@ -56,7 +64,7 @@ def test_anonymous_users_are_sent_to_login(app, client):
 
 
 def test_anonymous_get_remembers_where_it_was_going(app, client):
-    for endpoint, method, url in requests_for(app, lambda rule: rule.endpoint not in PUBLIC_ALLOWLIST):
+    for endpoint, method, url in requests_for(app, needs_login):
         if method == "GET":
             response = client.get(url)
             assert response.headers["Location"] == f"/login?next={url}", endpoint
@@ -65,11 +73,36 @@ def test_anonymous_get_remembers_where_it_was_going(app, client):
 def test_anonymous_htmx_requests_get_401_and_hx_redirect(app, client):
     token = client.csrf_token()
     wrong = []
-    for endpoint, method, url in requests_for(app, lambda rule: rule.endpoint not in PUBLIC_ALLOWLIST):
+    for endpoint, method, url in requests_for(app, needs_login):
         response = call(client, method, url, token, **HX, **{"HX-Current-URL": f"http://localhost{url}"})
         hx_redirect = response.headers.get("HX-Redirect", "")
         if response.status_code != 401 or not hx_redirect.startswith("/login") or response.get_data():
             wrong.append((endpoint, method, url, response.status_code, hx_redirect))
+    assert not wrong, wrong
+
+
+def _token_rules(rule):
+    return is_token_endpoint(rule.endpoint)
+
+
+def test_token_endpoints_live_under_the_api_and_refuse_anyone_without_a_token(app, client, make_user, login):
+    requests = requests_for(app, _token_rules)
+    assert requests, "the API has token-authenticated routes"
+    wrong = []
+    for endpoint, method, url in requests:
+        if not url.startswith("/api/"):
+            wrong.append((endpoint, url, "outside /api/"))
+        for headers in ({}, {"Authorization": "Bearer sqp_not-a-real-token"}, {"Authorization": "Basic YTpi"}):
+            response = client.open(url, method=method, headers=headers, json={})
+            if (response.status_code != 401 or response.mimetype != "application/problem+json"
+                    or response.get_json().get("status") != 401):
+                wrong.append((endpoint, method, url, headers, response.status_code, response.mimetype))
+    # A login session is not a token: a logged-in administrator's cookie opens no API route.
+    login(client, make_user(roles=(ADMIN,)))
+    for endpoint, method, url in requests:
+        response = client.open(url, method=method, json={})
+        if response.status_code != 401:
+            wrong.append((endpoint, method, url, "logged in", response.status_code))
     assert not wrong, wrong
 
 

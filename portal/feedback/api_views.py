@@ -1,0 +1,281 @@
+"""``/api/v1``: service points for terminals, feedback in (write scope, idempotent), feedback out for BI tools
+(read scope, keyset pages). Request and response bodies are pydantic models, which are also what the
+OpenAPI document describes (registered in hooks.setup())."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import datetime
+from typing import Annotated, Optional
+
+from flask import current_app, g, jsonify, request
+from flask_babel import gettext as _
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from portal.api.auth import token_required
+from portal.api.openapi import Operation
+from portal.api.problems import ApiError, from_error
+from portal.core.errors import ServiceError
+from portal.core.i18n import portal_tz
+from portal.core.net import client_ip
+from portal.extensions import limiter
+from portal.feedback import api_bp, services, stream
+from portal.feedback.models import DEVICE
+from portal.web.submit import perform
+
+MAX_PAGE = 500
+
+
+# -- bodies -----------------------------------------------------------------------------------------------
+class ServicePointOut(BaseModel):
+    code: str = Field(description="服务点编码")
+    name: str = Field(description="名称")
+    department: str = Field(description="所属部门")
+    kiosk_url: str = Field(description="扫码评价页地址（已签名）")
+
+
+class ServicePointList(BaseModel):
+    items: list[ServicePointOut]
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    service_point: Annotated[str, Field(min_length=1, max_length=24, description="服务点编码，如 KF01")]
+    rating: Annotated[int, Field(ge=1, le=5, description="好差评：5 非常满意 … 1 非常不满意")]
+    nps: Annotated[Optional[int], Field(ge=0, le=10, description="推荐意愿 0–10（可选）")] = None
+    comment: Annotated[Optional[str], Field(max_length=services.MAX_COMMENT, description="意见（可选，至多 500 字）")] = None
+    categories: Annotated[Optional[list[Annotated[str, Field(max_length=20)]]],
+                          Field(max_length=services.MAX_CATEGORIES, description="分类（可选，取自服务点的分类）")] = None
+
+
+class FeedbackCreated(BaseModel):
+    id: int
+    query_code: str = Field(description="查询码（8 位），顾客凭此在 /q/<查询码> 查看处理结果")
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    service_point: Optional[str]
+    department: str
+    channel: str
+    kind: str
+    rating: Optional[int]
+    nps: Optional[int]
+    categories: list[str]
+    comment: str
+    status: str
+    spam: bool
+    rated_at: datetime
+    created_at: datetime
+
+
+class FeedbackPage(BaseModel):
+    items: list[FeedbackOut]
+    next_cursor: Optional[str] = Field(description="下一页的游标；没有更多时为 null")
+
+
+# -- helpers ----------------------------------------------------------------------------------------------
+_FIELD_MESSAGES = {
+    "missing": lambda e: _("This field is required."),
+    "extra_forbidden": lambda e: _("Unknown field."),
+    "int_type": lambda e: _("Must be an integer."),
+    "int_parsing": lambda e: _("Must be an integer."),
+    "int_from_float": lambda e: _("Must be an integer."),
+    "string_type": lambda e: _("Must be a string."),
+    "list_type": lambda e: _("Must be a list."),
+    "greater_than_equal": lambda e: _("Must be at least %(n)s.", n=e["ctx"]["ge"]),
+    "less_than_equal": lambda e: _("Must be at most %(n)s.", n=e["ctx"]["le"]),
+    "string_too_long": lambda e: _("Too long: at most %(n)s characters.", n=e["ctx"]["max_length"]),
+    "string_too_short": lambda e: _("Must not be empty."),
+    "too_long": lambda e: _("Too many items: at most %(n)s.", n=e["ctx"]["max_length"]),
+    "model_type": lambda e: _("Must be a JSON object."),
+    "model_attributes_type": lambda e: _("Must be a JSON object."),
+}
+
+
+def _field_errors(exc: ValidationError) -> list[dict]:
+    out = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        message = _FIELD_MESSAGES.get(error["type"], lambda e: _("Invalid value."))(error)
+        out.append({"field": where, "message": message})
+    return out
+
+
+def _service_errors(exc: ServiceError) -> list[dict]:
+    names = {"contact": "contact", "rating": "rating", "nps": "nps", "categories": "categories", "comment": "comment"}
+    return [{"field": names.get(f or "", "body"), "message": m} for f, m in exc.errors]
+
+
+def _json_body() -> tuple[object, bytes]:
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type", _("Send the body as JSON (Content-Type: application/json)."))
+    raw = request.get_data(cache=True)
+    try:
+        return json.loads(raw), raw
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "malformed_json", _("The body is not valid JSON."))
+
+
+def _idempotency_key() -> str:
+    key = request.headers.get("Idempotency-Key", "")
+    if not key:
+        return ""
+    if len(key) > 100 or not key.isascii() or not key.isprintable():
+        raise ApiError(422, "invalid_idempotency_key",
+                       _("An Idempotency-Key is at most 100 printable ASCII characters."))
+    return key
+
+
+def _token_key() -> str:
+    token = getattr(g, "api_token", None)
+    return f"api-token:{token.id}" if token is not None else "api-ip:" + client_ip()
+
+
+# -- operations -------------------------------------------------------------------------------------------
+@api_bp.route("/service-points")
+@token_required("read")
+def service_points():
+    """Active service points with their signed kiosk URLs."""
+    items = [ServicePointOut(code=p.code, name=p.name, department=p.department.name if p.department else "",
+                             kiosk_url=services.kiosk_url(p)).model_dump() for p in services.active_points()]
+    return jsonify(ServicePointList(items=items).model_dump())
+
+
+@api_bp.route("/feedback", methods=["POST"])
+@token_required("write")
+@limiter.limit(lambda: current_app.config["PORTAL_API_WRITE_LIMIT"], key_func=_token_key)
+def submit_feedback():
+    """A rating from a terminal: 201 with the id and the 查询码; the same Idempotency-Key gives the same id."""
+    try:
+        data, raw = _json_body()
+        try:
+            body = FeedbackIn.model_validate(data)
+        except ValidationError as exc:
+            raise ApiError(422, "invalid", _("The data is invalid: see errors."), _field_errors(exc))
+        key = _idempotency_key()
+        point = services.point_by_code(body.service_point)
+        if point is None or not point.active:
+            raise ApiError(422, "unknown_service_point", _("There is no active service point %(code)s.",
+                                                          code=body.service_point[:24]),
+                           [{"field": "service_point", "message": _("Unknown or inactive service point.")}])
+        token = g.api_token
+        fingerprint = hashlib.sha256(raw).hexdigest() if key else ""
+        intake = services.Intake(channel=DEVICE, api_token_id=token.id, point=point, source_ip=client_ip(),
+                                 idempotency_key=f"api:{token.id}:{key}" if key else f"api:{token.id}:" + services.new_request_key(),
+                                 fingerprint=fingerprint)
+        outcome = perform(lambda: services.receive(services.Submission(
+            rating=body.rating, nps=body.nps, comment=body.comment or "", categories=body.categories or []), intake))
+        if outcome.failed:
+            if isinstance(outcome.error, services.IdempotencyConflict):
+                raise ApiError(422, "idempotency_key_reused", str(outcome.error))
+            raise ApiError(422, "invalid", _("The data is invalid: see errors."), _service_errors(outcome.error))
+    except ApiError as exc:
+        return from_error(exc)
+    received = outcome.value
+    response = jsonify(FeedbackCreated(id=received.feedback.id, query_code=received.query_code).model_dump())
+    response.status_code = 201
+    if not received.created:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _parse_time(name: str) -> datetime | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ApiError(422, "invalid_time", _("%(name)s must be a date-time such as 2026-12-01T08:00:00+08:00.",
+                                               name=name), [{"field": name, "message": _("Invalid date-time.")}])
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=portal_tz())
+    return moment
+
+
+def _cursor(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        number = int(base64.urlsafe_b64decode(value.encode() + b"==").decode())
+    except (ValueError, UnicodeError):
+        number = 0
+    if not 0 < number < 2**31:
+        raise ApiError(422, "invalid_cursor", _("The cursor is not one this API gave."),
+                       [{"field": "cursor", "message": _("Invalid cursor.")}])
+    return number
+
+
+def _next_cursor(last_id: int | None) -> str | None:
+    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=") if last_id else None
+
+
+def _limit() -> int:
+    value = request.args.get("limit")
+    if value is None:
+        return 100
+    from portal.core.parsing import parse_int
+
+    number = parse_int(value, minimum=1, maximum=MAX_PAGE)
+    if number is None:
+        raise ApiError(422, "invalid_limit", _("limit must be a whole number from 1 to %(n)d.", n=MAX_PAGE),
+                       [{"field": "limit", "message": _("Invalid limit.")}])
+    return number
+
+
+@api_bp.route("/feedback")
+@token_required("read")
+def export_feedback():
+    """Feedback in the order it arrived, a page at a time (keyset: pass next_cursor back as cursor)."""
+    try:
+        since, until = _parse_time("since"), _parse_time("until")
+        point_code = request.args.get("service_point")
+        include_spam = request.args.get("include_spam", "false")
+        if include_spam not in ("true", "false"):
+            raise ApiError(422, "invalid", _("include_spam is true or false."),
+                           [{"field": "include_spam", "message": _("Invalid value.")}])
+        page = stream.export_page(after_id=_cursor(request.args.get("cursor")), since=since, until=until,
+                                  point_code=point_code[:24] if point_code else None,
+                                  include_spam=include_spam == "true", limit=_limit())
+    except ApiError as exc:
+        return from_error(exc)
+    items = [FeedbackOut(**row).model_dump(mode="json") for row in page.rows]
+    return jsonify(FeedbackPage(items=items, next_cursor=_next_cursor(page.next_after)).model_dump(mode="json"))
+
+
+# -- the OpenAPI description ------------------------------------------------------------------------------
+_COMMON = {400: (None, "请求格式错误"), 401: (None, "缺少或无效的令牌"), 403: (None, "令牌没有所需权限"),
+           422: (None, "数据无效"), 503: (None, "服务暂不可用")}
+
+
+def operations() -> list[Operation]:
+    time_param = lambda name, text: {"name": name, "in": "query", "required": False, "description": text,  # noqa: E731
+                                     "schema": {"type": "string", "format": "date-time"}}
+    return [
+        Operation("/service-points", "get", "listServicePoints", "服务点列表", "read",
+                  {200: (ServicePointList, "启用的服务点"), **{k: v for k, v in _COMMON.items() if k != 422}},
+                  tags=("service points",)),
+        Operation("/feedback", "post", "submitFeedback", "提交一条评价", "write",
+                  {201: (FeedbackCreated, "已保存（同一 Idempotency-Key 重放时返回同一 id，并带 Idempotent-Replayed: true）"),
+                   413: (None, "请求过大"), 415: (None, "不是 JSON"), 429: (None, "提交过于频繁"), **_COMMON},
+                  body=FeedbackIn,
+                  parameters=({"name": "Idempotency-Key", "in": "header", "required": False,
+                               "description": "幂等键：同一令牌下相同的键只保存一次（至多 100 个可打印 ASCII 字符）",
+                               "schema": {"type": "string", "maxLength": 100}},),
+                  tags=("feedback",)),
+        Operation("/feedback", "get", "exportFeedback", "导出评价（游标分页）", "read",
+                  {200: (FeedbackPage, "一页评价，按到达顺序"), **_COMMON},
+                  parameters=(time_param("since", "起（含），RFC 3339"), time_param("until", "止（不含），RFC 3339"),
+                              {"name": "service_point", "in": "query", "required": False,
+                               "schema": {"type": "string", "maxLength": 24}, "description": "服务点编码"},
+                              {"name": "include_spam", "in": "query", "required": False,
+                               "schema": {"type": "string", "enum": ["true", "false"], "default": "false"}},
+                              {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+                               "description": "上一页返回的 next_cursor"},
+                              {"name": "limit", "in": "query", "required": False,
+                               "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100}}),
+                  tags=("feedback",)),
+    ]
