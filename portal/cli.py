@@ -94,5 +94,87 @@ def purge_login_attempts(days: int) -> None:
     click.echo(f"{n} login attempts deleted")
 
 
+api_token_cli = AppGroup("api-token", help="Tokens of the device and integration API (/api/v1).")
+portal_cli.add_command(api_token_cli)
+
+
+@api_token_cli.command("create")
+@click.option("--name", required=True, help="The device or system that will use the token.")
+@click.option("--scope", "scope", default="write", show_default=True, help="read, write or read,write")
+def api_token_create(name: str, scope: str) -> None:
+    """Issue a token. Its details go to stderr; the token itself is printed once, alone on the last line of
+    stdout, for provisioning scripts (``TOKEN=$(flask --app wsgi portal api-token create ... | tail -n1)``)."""
+    from portal.api.services import create_token
+    from portal.core.errors import ServiceError
+    from portal.extensions import db
+
+    try:
+        token, plain = create_token(None, name, scope.split(","))
+    except ServiceError as exc:
+        db.session.rollback()
+        click.echo(f"api-token create: {exc}", err=True)
+        sys.exit(2)
+    db.session.commit()
+    click.echo(f"token {token.id} {token.name!r}, scopes {token.scopes}; shown once, store it now:", err=True)
+    click.echo(plain)
+
+
+@api_token_cli.command("revoke")
+@click.argument("token_id", type=int)
+def api_token_revoke(token_id: int) -> None:
+    """Revoke a token by its number (as listed by ``api-token list``)."""
+    from portal.api.models import ApiToken
+    from portal.audit.services import record
+    from portal.core.types import utcnow
+    from portal.extensions import db
+
+    token = db.session.get(ApiToken, token_id)
+    if token is None or token.revoked_at is not None:
+        click.echo(f"api-token revoke: no active token {token_id}", err=True)
+        sys.exit(2)
+    token.revoked_at = utcnow()
+    record("api.token_revoke", token, actor=None, before={"active": True}, after={"active": False},
+           extra={"name": token.name, "via": "cli"})
+    db.session.commit()
+    click.echo(f"token {token_id} revoked")
+
+
+@api_token_cli.command("list")
+def api_token_list() -> None:
+    """The tokens, one per line: number, prefix, scopes, state, last use, name."""
+    import sqlalchemy as sa
+
+    from portal.api.models import ApiToken
+    from portal.extensions import db
+
+    for t in db.session.scalars(sa.select(ApiToken).order_by(ApiToken.id)):
+        state = "revoked" if t.revoked_at else "active"
+        used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
+        click.echo(f"{t.id}\t{t.prefix}…\t{t.scopes}\t{state}\t{used}\t{t.name}")
+
+
+@portal_cli.command("kiosk-url")
+@click.argument("code")
+def kiosk_url(code: str) -> None:
+    """Print the signed kiosk URL of a service point (or of a staff code), as printed on its posters."""
+    from portal.feedback import services
+
+    point = services.point_by_code(code)
+    staff_code = None
+    if point is None:
+        import sqlalchemy as sa
+
+        from portal.extensions import db
+        from portal.feedback.models import StaffCode
+
+        staff_code = db.session.scalar(sa.select(StaffCode).where(StaffCode.code == code.upper()))
+        point = staff_code.service_point if staff_code is not None else None
+    if point is None:
+        click.echo(f"kiosk-url: no service point or staff code {code!r}", err=True)
+        sys.exit(2)
+    with current_app.test_request_context(base_url=current_app.config["PORTAL_BASE_URL"]):
+        click.echo(services.kiosk_url(point, staff_code))
+
+
 def init_app(app) -> None:
     app.cli.add_command(portal_cli)
