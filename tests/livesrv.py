@@ -82,9 +82,10 @@ class LiveServer:
         return subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=self.env,
                               capture_output=True, text=True, check=True, timeout=300)
 
-    def start(self) -> "LiveServer":
+    def start(self, *, seed: bool = True) -> "LiveServer":
         self.flask("db", "upgrade")
-        self.flask("portal", "seed-demo")
+        if seed:
+            self.flask("portal", "seed-demo")
         self.process = subprocess.Popen(
             [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.port}", "--workers", "1", "--threads", "4", "wsgi:app"],
             cwd=ROOT, env=self.env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 from flask import abort, current_app, make_response, render_template, request, url_for
 from flask_babel import gettext as _
 
-from portal.core.parsing import parse_int
 from portal.extensions import limiter
 from portal.feedback import codes, kiosk_bp, services
 from portal.feedback.forms import KioskForm, QueryLookupForm, ResolutionRatingForm
@@ -54,9 +53,10 @@ def _form_context(point, staff_code, form: KioskForm, mode: dict, code: str, sig
 
 def _rated_at(form: KioskForm, issued: datetime) -> datetime | None:
     """When an offline tablet says the rating was given: kept only between the form's issue and now."""
-    millis = parse_int(form.rated_at.data, minimum=0, maximum=10**14)
-    if millis is None:
+    text = (form.rated_at.data or "").strip()
+    if not (text.isascii() and text.isdigit() and len(text) <= 14):  # milliseconds: 13 digits until 2286
         return None
+    millis = int(text)
     moment = datetime.fromtimestamp(millis / 1000, timezone.utc)
     now = datetime.now(timezone.utc)
     return moment if issued - timedelta(minutes=5) <= moment <= now + timedelta(minutes=1) else None
@@ -70,13 +70,19 @@ def _read_token(form: KioskForm, code: str):
         abort(400, description="form-token")
 
 
+@kiosk_bp.url_value_preprocessor
+def _small_bodies_only(endpoint, values):
+    """A customer's form is a few KB: refuse more before anything reads the body. (URL value preprocessors run
+    before every before_request function, and the CSRF check in one of those reads the form.)"""
+    request.max_content_length = current_app.config["PORTAL_KIOSK_MAX_BODY_KB"] * 1024
+
+
 @kiosk_bp.route("/k/<code>/<sig>", methods=["GET", "POST"])
 @public
 @limiter.limit(lambda: current_app.config["PORTAL_KIOSK_LIMIT_IP"], key_func=_ip_key, methods=["POST"])
 @limiter.limit(lambda: current_app.config["PORTAL_KIOSK_LIMIT_POINT"], key_func=_point_key, methods=["POST"])
 def form(code: str, sig: str):
     """The kiosk form of a service point (or of a clerk's staff code): rate, optionally say more, send."""
-    request.max_content_length = current_app.config["PORTAL_KIOSK_MAX_BODY_KB"] * 1024
     point, staff_code = services.resolve_kiosk(code, sig)  # NotFound: a 404 page
     code = staff_code.code if staff_code is not None else point.code
     mode = _mode()
