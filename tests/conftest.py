@@ -227,6 +227,22 @@ def matrix_org(make_user) -> helpers.MatrixOrg:
     return helpers.seed_matrix(make_user)
 
 
+# -- faults ---------------------------------------------------------------------------------------
+@pytest.fixture
+def private_redis(tmp_path):
+    """A redis-server of the test's own on a spare port, which the test may kill (never the shared one); the
+    portal's RQ connection points at it for the test."""
+    from portal.extensions import rq
+    from tests.faults import PrivateRedis
+
+    server = PrivateRedis(tmp_path).start()
+    saved = (rq.url, rq._connection)
+    rq.url, rq._connection = server.url, None
+    yield server
+    rq.url, rq._connection = saved
+    server.stop()
+
+
 # -- queues ---------------------------------------------------------------------------------------
 @pytest.fixture
 def drain_queue(app):

@@ -13,7 +13,7 @@ from portal.extensions import db, rq
 from portal.feedback.models import Feedback
 from portal.notify.models import SENT, Delivery, Notification
 from portal.notify.services import save_settings
-from tests.faults import CollectingHandler, PrivateRedis, SMTPServer, start_worker
+from tests.faults import CollectingHandler, SMTPServer, start_worker
 from tests.feedback.helpers import kiosk_path, make_point, open_form, query_code
 from tests.helpers import create_department, create_user, text
 from tests.livesrv import free_port
@@ -21,14 +21,6 @@ from tests.livesrv import free_port
 pytestmark = [pytest.mark.committing, pytest.mark.slow]
 
 
-@pytest.fixture
-def private_redis(tmp_path):
-    server = PrivateRedis(tmp_path).start()
-    saved = (rq.url, rq._connection)
-    rq.url, rq._connection = server.url, None
-    yield server
-    rq.url, rq._connection = saved
-    server.stop()
 
 
 def test_redis_down_the_customer_is_thanked_and_the_head_hears_once_after_it_returns(client, private_redis,

@@ -18,19 +18,11 @@ from portal.extensions import db, rq
 from portal.notify.models import SENT, Delivery, Digest
 from portal.notify.services import notify, save_settings
 from portal.core.roles import ADMIN
-from tests.faults import CollectingHandler, PrivateRedis, SMTPServer, start_worker
+from tests.faults import CollectingHandler, SMTPServer, start_worker
 
 pytestmark = [pytest.mark.committing, pytest.mark.slow]
 
 
-@pytest.fixture
-def private_redis(tmp_path):
-    server = PrivateRedis(tmp_path).start()
-    saved = (rq.url, rq._connection)
-    rq.url, rq._connection = server.url, None
-    yield server
-    rq.url, rq._connection = saved
-    server.stop()
 
 
 def _configure_smtp(admin, port: int) -> None:
