@@ -21,7 +21,7 @@ ALLOWED = {
     "English", "SHA", "IP", "ISO", "GB", "RACI", "xlsx", "csv", "CSV", "Excel", "SMTP", "STARTTLS", "SSL", "TLS",
     "HTML", "URL", "UTF", "GB18030", "ID", "Redis", "RQ", "WeCom", "DingTalk", "Feishu", "Lark", "HTTPS", "https",
     "http", "YYYY", "MM", "DD", "min", "demo", "webhook", "Webhook", "chinesecalendar", "PDF", "Word", "docx",
-    "Markdown", "SOP",
+    "Markdown", "SOP", "API", "QR", "SVG", "NPS",
 }
 SKIP_PATH = re.compile(r"/(logout|export|[^/]*\.xlsx)|/language|/healthz|/static/")
 
