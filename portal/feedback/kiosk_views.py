@@ -77,6 +77,15 @@ def _small_bodies_only(endpoint, values):
     request.max_content_length = current_app.config["PORTAL_KIOSK_MAX_BODY_KB"] * 1024
 
 
+@kiosk_bp.after_request
+def _never_cached(response):
+    """A kiosk page carries a one-time form token, a thank-you page a 查询码: no browser or proxy may keep a copy
+    (two customers behind one caching proxy would share a token, and the second rating would be lost as a
+    replay of the first)."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @kiosk_bp.route("/k/<code>/<sig>", methods=["GET", "POST"])
 @public
 @limiter.limit(lambda: current_app.config["PORTAL_KIOSK_LIMIT_IP"], key_func=_ip_key, methods=["POST"])

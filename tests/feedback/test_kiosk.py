@@ -23,6 +23,7 @@ def test_the_form_is_a_chinese_page_without_login(client, point):
     assert "服务态度" in html and "等候时间" in html
     assert 'name="website"' in html  # the honeypot
     assert "bootstrap" not in html  # the kiosk carries its own small stylesheet
+    assert response.headers["Cache-Control"] == "no-store"  # its one-time token must never be served twice
 
 
 def test_a_plain_post_without_javascript_stores_one_row_and_shows_the_query_code(client, point):
