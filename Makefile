@@ -52,21 +52,24 @@ test-fast:
 
 # From Debian's packages, when missing and running as root: Chromium and a CJK font for the browser tests;
 # Pango (with HarfBuzz's subsetter, without which WeasyPrint warns at import) for the SOP PDFs, which use the
-# same font; poppler-utils (pdftotext, pdftoppm) for the PDF tests.
-SYSTEM_PACKAGES := chromium fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
+# same font; poppler-utils (pdftotext, pdftoppm) for the PDF tests; zbar-tools (zbarimg) to read back the QR codes
+# of the feedback posters.
+SYSTEM_PACKAGES := chromium fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils \
+	zbar-tools
 system-deps:
 	@libs="$$( (ldconfig -p || /sbin/ldconfig -p) 2>/dev/null)"; \
 	if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi 'wenquanyi\|wqy' \
 	    || ! grep -q 'libpango-1\.0\.so' <<<"$$libs" || ! grep -q 'libpangoft2-1\.0\.so' <<<"$$libs" \
 	    || ! grep -q 'libharfbuzz-subset\.so' <<<"$$libs" \
-	    || ! command -v pdftoppm >/dev/null || ! command -v pdftotext >/dev/null; then \
+	    || ! command -v pdftoppm >/dev/null || ! command -v pdftotext >/dev/null || ! command -v zbarimg >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(SYSTEM_PACKAGES) >/dev/null) \
 	      || echo "warning: could not install $(SYSTEM_PACKAGES)" >&2; \
 	  else echo "warning: some of $(SYSTEM_PACKAGES) missing; browser and PDF tests will fail in CI" >&2; fi; \
 	fi
 
-# What make run needs for the SOP PDFs (Pango, HarfBuzz's subsetter, a CJK font), when missing and running as root.
+# What make run needs for the SOP PDFs and the feedback posters (Pango, HarfBuzz's subsetter, a CJK font),
+# when missing and running as root.
 PDF_PACKAGES := fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
 pdf-deps:
 	@libs="$$( (ldconfig -p || /sbin/ldconfig -p) 2>/dev/null)"; \
@@ -74,8 +77,8 @@ pdf-deps:
 	    || ! grep -q 'libharfbuzz-subset\.so' <<<"$$libs"; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    (apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(PDF_PACKAGES) >/dev/null) \
-	      || echo "warning: could not install $(PDF_PACKAGES): document PDFs will not work" >&2; \
-	  else echo "warning: some of $(PDF_PACKAGES) missing (apt-get install $(PDF_PACKAGES)): document PDFs will not work" >&2; fi; \
+	      || echo "warning: could not install $(PDF_PACKAGES): document PDFs and posters will not work" >&2; \
+	  else echo "warning: some of $(PDF_PACKAGES) missing (apt-get install $(PDF_PACKAGES)): document PDFs and posters will not work" >&2; fi; \
 	fi
 
 # PostgreSQL and Redis: start them when installed but not running.

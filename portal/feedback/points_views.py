@@ -128,49 +128,57 @@ def toggle_staff_code(point_id: int, staff_code_id: int):
     return redirect_to(url_for("points.detail", point_id=point.id))
 
 
-def _poster_items(point, staff_code_id: int | None):
-    if staff_code_id:
-        staff_code = services.get_staff_code(acting_user(), point, staff_code_id)
-        return [posters.item_for(point, staff_code, services.kiosk_url(point, staff_code))]
-    return [posters.item_for(point, None, services.kiosk_url(point))]
+def _printout(point_id: int, make):
+    """Send ``make(point, staff_code)``, a ``(data, file name, ASCII file name, MIME type)`` download, for the
+    point or its staff code (``?staff=id``) being printed. A refusal (a deactivated point, a retired staff
+    code, a host without the PDF libraries) is flashed on the point's page."""
+    from portal.web.htmx import arg_int
+
+    actor = acting_user()
+    point = services.get_point(actor, point_id)
+    staff_code_id = arg_int("staff")
+    outcome = perform(lambda: make(*services.printable(actor, point, staff_code_id)))
+    if outcome.failed:
+        flash(outcome.message, "danger")
+        return redirect_to(url_for("points.detail", point_id=point.id))
+    data, filename, ascii_filename, mimetype = outcome.value
+    return send_download(data, filename, ascii_filename, mimetype=mimetype)
 
 
 @points_bp.route("/<int:point_id>/poster-<size>.pdf")
 def poster(point_id: int, size: str):
     """A printable poster (A4, A5) or desk plate of the point, or of one clerk's staff code (?staff=id)."""
-    from portal.web.htmx import arg_int
-
     if size not in POSTER_SIZES:
         abort(404)
-    point = services.get_point(acting_user(), point_id)
-    items = _poster_items(point, arg_int("staff"))
-    outcome = perform(lambda: posters.render_pdf(items, size))
-    if outcome.failed:
-        flash(outcome.message, "danger")
-        return redirect_to(url_for("points.detail", point_id=point.id))
-    return send_download(outcome.value, f"{point.code}-{posters.SIZE_NAMES[size]}.pdf", f"{point.code}-{size}.pdf",
-                         mimetype="application/pdf")
+
+    def make(point, staff_code):
+        item = posters.item_for(point, staff_code, services.kiosk_url(point, staff_code))
+        return (posters.render_pdf([item], size), f"{item.code}-{posters.SIZE_NAMES[size]}.pdf",
+                f"{item.code}-{size}.pdf", "application/pdf")
+
+    return _printout(point_id, make)
 
 
 @points_bp.route("/<int:point_id>/qr.svg")
 def qr_svg(point_id: int):
-    """The QR code alone, as SVG, for a designer's own poster."""
-    from portal.web.htmx import arg_int
+    """The QR code alone, as SVG, for a designer's own poster (?staff=id: a clerk's staff code)."""
 
-    point = services.get_point(acting_user(), point_id)
-    staff_id = arg_int("staff")
-    staff_code = services.get_staff_code(acting_user(), point, staff_id) if staff_id else None
-    svg = posters.qr_svg(services.kiosk_url(point, staff_code))
-    name = staff_code.code if staff_code is not None else point.code
-    return send_download(svg, f"{name}-二维码.svg", f"{name}-qr.svg", mimetype="image/svg+xml")
+    def make(point, staff_code):
+        code = staff_code.code if staff_code is not None else point.code
+        svg = posters.qr_svg(services.kiosk_url(point, staff_code))
+        return svg, f"{code}-二维码.svg", f"{code}-qr.svg", "image/svg+xml"
+
+    return _printout(point_id, make)
 
 
 @points_bp.route("/posters-<size>.pdf")
 def all_posters(size: str):
-    """Every active point's poster in one PDF, a page each, for printing them all at once."""
+    """Every active point the reader looks after, a page each, in one PDF for printing them all at once."""
     actor = acting_user()
-    if size not in POSTER_SIZES or not access.may_see_points(actor):
-        abort(404 if size not in POSTER_SIZES else 403)
+    if size not in POSTER_SIZES:
+        abort(404)
+    if not access.may_see_points(actor):
+        abort(403)
     items = [posters.item_for(p, None, services.kiosk_url(p)) for p in services.list_points(actor, include_inactive=False)]
     if not items:
         flash(_("There is no active service point to print."), "warning")

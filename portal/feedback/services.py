@@ -159,6 +159,10 @@ def rotate_point_key(actor: User, point: ServicePoint) -> ServicePoint:
 
 
 def get_point(actor: User, point_id: int) -> ServicePoint:
+    """The point, for those who look after it; 403 for whoever looks after no point at all (as the list),
+    404 for a head of another department (they may not know it exists)."""
+    if not access.may_see_points(actor):
+        raise PermissionDenied()
     point = db.session.get(ServicePoint, point_id)
     if point is None or not (access.may_manage_points(actor) or access.may_look_after_point(actor, point)):
         raise NotFound()
@@ -167,7 +171,8 @@ def get_point(actor: User, point_id: int) -> ServicePoint:
 
 def list_points(actor: User, *, include_inactive: bool = True) -> list[ServicePoint]:
     """The points ``actor`` looks after (all of them for quality managers and administrators)."""
-    stmt = sa.select(ServicePoint).order_by(ServicePoint.code)
+    stmt = (sa.select(ServicePoint).order_by(ServicePoint.code)
+            .options(selectinload(ServicePoint.department), selectinload(ServicePoint.process)))
     if not access.is_manager(actor):
         headed = access.headed_department_ids(actor)
         if not headed:
@@ -227,6 +232,24 @@ def get_staff_code(actor: User, point: ServicePoint, staff_code_id: int) -> Staf
     if staff_code is None or staff_code.service_point_id != point.id:
         raise NotFound()
     return staff_code
+
+
+def printable(actor: User, point: ServicePoint, staff_code_id: int | None = None
+              ) -> tuple[ServicePoint, StaffCode | None]:
+    """``point``, or one of its staff codes (``staff_code_id``), when ``actor`` may print its poster, desk
+    plate or QR code: NotFound for someone who does not look after the point or a staff code of another
+    point; refused for a deactivated point or a retired staff code, whose QR code would lead to a "not
+    found" page."""
+    if not access.may_look_after_point(actor, point):
+        raise NotFound()
+    staff_code = get_staff_code(actor, point, staff_code_id) if staff_code_id else None
+    if not point.active:
+        raise ServiceError((None, _("%(code)s is deactivated: its QR code leads nowhere. Activate it before printing "
+                                    "its posters.", code=point.code)))
+    if staff_code is not None and not staff_code.active:
+        raise ServiceError((None, _("Staff code %(code)s is retired: its QR code leads nowhere.",
+                                    code=staff_code.code)))
+    return point, staff_code
 
 
 # -- kiosk URLs -------------------------------------------------------------------------------------------

@@ -22,22 +22,21 @@ The header and footer are CSS margin boxes, so their text is a CSS string (``con
 Nothing is fetched while rendering: ``body_html`` is inserted as is (it is already sanitized, from Markdown
 or DOCX), but an ``<img>``, ``<link>``, ``@import`` or ``url()`` left in it is refused by the URL fetcher
 (the rendering goes on without it), and there is no base URL, so no relative path reaches the file system.
-The fonts come from the system (fontconfig): Debian's fonts-wqy-microhei, installed by ``make system-deps``
-with the Pango libraries WeasyPrint needs.
+The HTML-to-PDF step itself (WeasyPrint, the refusing fetcher, :class:`PdfUnavailable` when Pango is
+missing, the fonts) is ``portal/core/pdf.py``, shared with the feedback posters.
 """
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass, field
 
 from flask import render_template
-from flask_babel import gettext as _
 from markupsafe import Markup
 
-from portal.core.errors import ServiceError
+from portal.core.pdf import FetchRefused, PdfUnavailable, html_to_pdf
 
-log = logging.getLogger(__name__)
+__all__ = ["PAGE", "PAGES", "FetchRefused", "PdfDocument", "PdfSignature", "PdfUnavailable", "css_content",
+           "css_string", "render_html", "render_pdf"]
 
 TEMPLATE = "sop/pdf/version.html"
 
@@ -107,36 +106,8 @@ def render_html(doc: PdfDocument) -> str:
 
 def render_pdf(doc: PdfDocument) -> bytes:
     """The PDF of ``doc`` (needs an app context, for the template and the catalog)."""
-    try:
-        from weasyprint import HTML  # loads Pango: only in the processes that make PDFs
-    except OSError as exc:  # Pango or HarfBuzz missing on this host (make pdf-deps installs them)
-        log.error("WeasyPrint cannot load its system libraries: %s", exc)
-        raise PdfUnavailable()
-    html = render_html(doc)
-    return HTML(string=html, base_url=None, url_fetcher=_fetcher()).write_pdf()
-
-
-class PdfUnavailable(ServiceError):
-    """This host cannot make PDFs (a system library is missing)."""
-
-    def __init__(self) -> None:
-        super().__init__((None, _("The PDF cannot be made: this server lacks the PDF libraries (Pango and a Chinese "
-                                  "font). Tell the administrator.")))
-
-
-def _fetcher():
-    """A URL fetcher that refuses every URL (WeasyPrint logs each refusal and renders without it)."""
-    from weasyprint.urls import URLFetcher
-
-    class RefuseAll(URLFetcher):
-        def fetch(self, url, headers=None):
-            _refuse(url)
-
-    return RefuseAll()
-
-
-class FetchRefused(ValueError):
-    pass
+    # ``_refuse`` is looked up at each URL, so a test can watch the refusals through this module.
+    return html_to_pdf(render_html(doc), on_url=lambda url: _refuse(url))
 
 
 def _refuse(url):
