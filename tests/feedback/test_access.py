@@ -121,8 +121,9 @@ def test_an_employee_may_not_open_the_service_point_pages(org, client_for):
     client = client_for(org["employee"])
     assert client.get("/service-points/").status_code == 403
     assert client.get("/service-points/new").status_code == 403
-    assert client.get(f"/service-points/{org['kf_point'].id}").status_code == 404
-    assert client.post(f"/service-points/{org['kf_point'].id}/rotate").status_code == 404
+    # an employee looks after no point at all: refused outright, as on the list
+    assert client.get(f"/service-points/{org['kf_point'].id}").status_code == 403
+    assert client.post(f"/service-points/{org['kf_point'].id}/rotate").status_code == 403
 
 
 def test_a_head_looks_after_their_points_staff_codes_but_cannot_edit_or_rotate(org, client_for):
