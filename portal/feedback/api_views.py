@@ -108,7 +108,8 @@ _FIELD_MESSAGES = {
     "less_than_equal": lambda e: _("Must be at most %(n)s.", n=e["ctx"]["le"]),
     "string_too_long": lambda e: _("Too long: at most %(n)s characters.", n=e["ctx"]["max_length"]),
     "string_too_short": lambda e: _("Must not be empty."),
-    "string_pattern_mismatch": lambda e: _("Must not contain NUL characters."),
+    "string_pattern_mismatch": lambda e: (_("Must not contain NUL characters.") if e["ctx"]["pattern"] == NO_NUL
+                                          else _("Invalid value.")),
     "too_long": lambda e: _("Too many items: at most %(n)s.", n=e["ctx"]["max_length"]),
     "model_type": lambda e: _("Must be a JSON object."),
     "model_attributes_type": lambda e: _("Must be a JSON object."),

@@ -450,6 +450,19 @@ def test_problem_details_are_in_chinese_by_default(client, point, token):
     assert problem["errors"] == [{"field": "rating", "message": "不能大于 5。"}]
 
 
+def test_an_unreachable_database_is_a_503_problem_saying_when_to_retry(client, point, token, monkeypatch):
+    def unreachable(code):
+        raise sa.exc.OperationalError("SELECT", {}, Exception("could not connect to server: Connection refused"))
+
+    monkeypatch.setattr(services, "point_by_code", unreachable)
+    response = post_feedback(client, token, {"service_point": "KF01", "rating": 5}, key="retry-me")
+    problem = assert_problem(response, 503, "unavailable")
+    assert int(response.headers["Retry-After"]) > 0 and has_chinese(problem["detail"])
+    monkeypatch.undo()
+    assert post_feedback(client, token, {"service_point": "KF01", "rating": 5}, key="retry-me").status_code == 201
+    assert count(Feedback) == 1
+
+
 @pytest.mark.committing
 def test_the_write_limit_is_per_token_and_answers_429(tmp_path):
     from tests.web import separate_app
