@@ -119,6 +119,8 @@ class Config:
     PORTAL_QUERY_LOOKUP_LIMIT = os.environ.get("PORTAL_QUERY_LOOKUP_LIMIT", "10/minute;50/hour")
     #: Submissions per API token.
     PORTAL_API_WRITE_LIMIT = os.environ.get("PORTAL_API_WRITE_LIMIT", "120/minute")
+    #: The largest API request body, in KB (a submission with a 500-character comment is under 4).
+    PORTAL_API_MAX_BODY_KB = _env_int("PORTAL_API_MAX_BODY_KB", 16)
     #: The largest kiosk form post, in KB (a 500-character comment and the rest fit in 8).
     PORTAL_KIOSK_MAX_BODY_KB = _env_int("PORTAL_KIOSK_MAX_BODY_KB", 16)
     #: How old a kiosk form may be when it is sent; older ones are kept but flagged as spam (hours).

@@ -3,15 +3,16 @@
 OpenAPI document describes (registered in hooks.setup())."""
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-from datetime import datetime
+import re
+from datetime import datetime, timezone
 from typing import Annotated, Optional
 
 from flask import current_app, g, jsonify, request
 from flask_babel import gettext as _
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic_core import PydanticCustomError
 
 from portal.api.auth import token_required
 from portal.api.openapi import Operation
@@ -25,6 +26,10 @@ from portal.feedback.models import DEVICE
 from portal.web.submit import perform
 
 MAX_PAGE = 500
+#: No NUL character in any text (PostgreSQL refuses it in text columns); in the schema, so clients see it.
+NO_NUL = r"^[^\x00]*$"
+CURSOR_PATTERN = r"^[1-9][0-9]{0,17}$"
+CURSOR_RE = re.compile(CURSOR_PATTERN)
 
 
 # -- bodies -----------------------------------------------------------------------------------------------
@@ -39,14 +44,27 @@ class ServicePointList(BaseModel):
     items: list[ServicePointOut]
 
 
+def _json_integer(value):
+    """A JSON integer, as the document says: 3 and 3.0, but not true (pydantic's lax mode reads it as 1) and not
+    "3" (lax mode parses strings)."""
+    if isinstance(value, (bool, str, bytes)):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+NO_BOOL_OR_TEXT = BeforeValidator(_json_integer)
+
+
 class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    service_point: Annotated[str, Field(min_length=1, max_length=24, description="服务点编码，如 KF01")]
-    rating: Annotated[int, Field(ge=1, le=5, description="好差评：5 非常满意 … 1 非常不满意")]
-    nps: Annotated[Optional[int], Field(ge=0, le=10, description="推荐意愿 0–10（可选）")] = None
-    comment: Annotated[Optional[str], Field(max_length=services.MAX_COMMENT, description="意见（可选，至多 500 字）")] = None
-    categories: Annotated[Optional[list[Annotated[str, Field(max_length=20)]]],
+    service_point: Annotated[str, Field(min_length=1, max_length=24, pattern=NO_NUL, description="服务点编码，如 KF01")]
+    rating: Annotated[int, Field(ge=1, le=5, description="好差评：5 非常满意 … 1 非常不满意"), NO_BOOL_OR_TEXT]
+    nps: Annotated[Optional[Annotated[int, Field(ge=0, le=10), NO_BOOL_OR_TEXT]],
+                   Field(description="推荐意愿 0–10（可选）")] = None
+    comment: Annotated[Optional[str], Field(max_length=services.MAX_COMMENT, pattern=NO_NUL,
+                                            description="意见（可选，至多 500 字）")] = None
+    categories: Annotated[Optional[list[Annotated[str, Field(max_length=20, pattern=NO_NUL)]]],
                           Field(max_length=services.MAX_CATEGORIES, description="分类（可选，取自服务点的分类）")] = None
 
 
@@ -73,7 +91,8 @@ class FeedbackOut(BaseModel):
 
 class FeedbackPage(BaseModel):
     items: list[FeedbackOut]
-    next_cursor: Optional[str] = Field(description="下一页的游标；没有更多时为 null")
+    next_cursor: Optional[Annotated[str, Field(pattern=CURSOR_PATTERN)]] = Field(
+        description="下一页的游标（原样作为 cursor 传回）；没有更多时为 null")
 
 
 # -- helpers ----------------------------------------------------------------------------------------------
@@ -89,6 +108,8 @@ _FIELD_MESSAGES = {
     "less_than_equal": lambda e: _("Must be at most %(n)s.", n=e["ctx"]["le"]),
     "string_too_long": lambda e: _("Too long: at most %(n)s characters.", n=e["ctx"]["max_length"]),
     "string_too_short": lambda e: _("Must not be empty."),
+    "string_pattern_mismatch": lambda e: (_("Must not contain NUL characters.") if e["ctx"]["pattern"] == NO_NUL
+                                          else _("Invalid value.")),
     "too_long": lambda e: _("Too many items: at most %(n)s.", n=e["ctx"]["max_length"]),
     "model_type": lambda e: _("Must be a JSON object."),
     "model_attributes_type": lambda e: _("Must be a JSON object."),
@@ -112,7 +133,15 @@ def _service_errors(exc: ServiceError) -> list[dict]:
 def _json_body() -> tuple[object, bytes]:
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", _("Send the body as JSON (Content-Type: application/json)."))
+    # A submission is a few KB at most: refuse anything larger before reading it, rather than parse megabytes
+    # (the application-wide limit is sized for file uploads).
+    limit_kb = current_app.config["PORTAL_API_MAX_BODY_KB"]
+    too_large = ApiError(413, "too_large", _("The body is too large: at most %(kb)d KB.", kb=limit_kb))
+    if (request.content_length or 0) > limit_kb * 1024:
+        raise too_large
     raw = request.get_data(cache=True)
+    if len(raw) > limit_kb * 1024:
+        raise too_large
     try:
         return json.loads(raw), raw
     except (ValueError, UnicodeDecodeError):
@@ -193,24 +222,27 @@ def _parse_time(name: str) -> datetime | None:
                                                name=name), [{"field": name, "message": _("Invalid date-time.")}])
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=portal_tz())
-    return moment
+    try:
+        return moment.astimezone(timezone.utc)
+    except OverflowError:
+        # A valid date-time that falls before 0001-01-01 or after 9999-12-31 in UTC (0001-01-01T00:00+08:00):
+        # as early, or as late, as a stored time can be.
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=timezone.utc)
 
 
 def _cursor(value: str | None) -> int | None:
-    if not value:
+    """The id the page starts after. A cursor is the last id of the page before, as digits (so the document can
+    say exactly what a valid one is); one beyond every id gives an empty page."""
+    if value is None:
         return None
-    try:
-        number = int(base64.urlsafe_b64decode(value.encode() + b"==").decode())
-    except (ValueError, UnicodeError):
-        number = 0
-    if not 0 < number < 2**31:
+    if not CURSOR_RE.fullmatch(value):
         raise ApiError(422, "invalid_cursor", _("The cursor is not one this API gave."),
                        [{"field": "cursor", "message": _("Invalid cursor.")}])
-    return number
+    return min(int(value), 2**31 - 1)
 
 
 def _next_cursor(last_id: int | None) -> str | None:
-    return base64.urlsafe_b64encode(str(last_id).encode()).decode().rstrip("=") if last_id else None
+    return str(last_id) if last_id else None
 
 
 def _limit() -> int:
@@ -247,8 +279,17 @@ def export_feedback():
 
 
 # -- the OpenAPI description ------------------------------------------------------------------------------
-_COMMON = {400: (None, "请求格式错误"), 401: (None, "缺少或无效的令牌"), 403: (None, "令牌没有所需权限"),
-           422: (None, "数据无效"), 503: (None, "服务暂不可用")}
+_COMMON = {400: (None, "请求格式错误（如参数中含 NUL 字符）"), 401: (None, "缺少或无效的令牌"),
+           403: (None, "令牌没有所需权限"), 422: (None, "数据无效"), 503: (None, "服务暂不可用（数据库忙或无法连接），稍后重试")}
+
+
+def _header(description: str, schema: dict | None = None) -> dict:
+    return {"description": description, "schema": schema or {"type": "string"}}
+
+
+#: Headers every operation may send: the challenge of a 401 (RFC 6750), the wait of a 503.
+_COMMON_HEADERS = {401: {"WWW-Authenticate": _header("Bearer realm=\"api\"")},
+                   503: {"Retry-After": _header("建议等待的秒数", {"type": "integer"})}}
 
 
 def operations() -> list[Operation]:
@@ -257,25 +298,31 @@ def operations() -> list[Operation]:
     return [
         Operation("/service-points", "get", "listServicePoints", "服务点列表", "read",
                   {200: (ServicePointList, "启用的服务点"), **{k: v for k, v in _COMMON.items() if k != 422}},
-                  tags=("service points",)),
+                  tags=("service points",), response_headers=_COMMON_HEADERS),
         Operation("/feedback", "post", "submitFeedback", "提交一条评价", "write",
                   {201: (FeedbackCreated, "已保存（同一 Idempotency-Key 重放时返回同一 id，并带 Idempotent-Replayed: true）"),
-                   413: (None, "请求过大"), 415: (None, "不是 JSON"), 429: (None, "提交过于频繁"), **_COMMON},
+                   413: (None, "请求体过大"), 415: (None, "不是 JSON"), 429: (None, "提交过于频繁（按令牌计）"), **_COMMON},
                   body=FeedbackIn,
                   parameters=({"name": "Idempotency-Key", "in": "header", "required": False,
                                "description": "幂等键：同一令牌下相同的键只保存一次（至多 100 个可打印 ASCII 字符）",
-                               "schema": {"type": "string", "maxLength": 100}},),
-                  tags=("feedback",)),
+                               "schema": {"type": "string", "maxLength": 100, "pattern": "^[\\x20-\\x7e]*$"}},),
+                  tags=("feedback",),
+                  response_headers={**_COMMON_HEADERS,
+                                    201: {"Idempotent-Replayed": _header("重放（同一 Idempotency-Key）时为 true",
+                                                                         {"type": "string", "enum": ["true"]})},
+                                    429: {"Retry-After": _header("可再次提交前的秒数", {"type": "integer"})}}),
         Operation("/feedback", "get", "exportFeedback", "导出评价（游标分页）", "read",
                   {200: (FeedbackPage, "一页评价，按到达顺序"), **_COMMON},
                   parameters=(time_param("since", "起（含），RFC 3339"), time_param("until", "止（不含），RFC 3339"),
                               {"name": "service_point", "in": "query", "required": False,
-                               "schema": {"type": "string", "maxLength": 24}, "description": "服务点编码"},
+                               "schema": {"type": "string", "maxLength": 24, "pattern": NO_NUL},
+                               "description": "服务点编码"},
                               {"name": "include_spam", "in": "query", "required": False,
                                "schema": {"type": "string", "enum": ["true", "false"], "default": "false"}},
-                              {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string"},
+                              {"name": "cursor", "in": "query", "required": False,
+                               "schema": {"type": "string", "pattern": CURSOR_PATTERN},
                                "description": "上一页返回的 next_cursor"},
                               {"name": "limit", "in": "query", "required": False,
                                "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": 100}}),
-                  tags=("feedback",)),
+                  tags=("feedback",), response_headers=_COMMON_HEADERS),
     ]
