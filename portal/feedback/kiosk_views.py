@@ -42,6 +42,11 @@ def _mode_args(mode: dict) -> dict:
     return {k: "1" for k, on in (("kiosk", mode["tablet"]), ("large", mode["large"])) if on}
 
 
+def _large_arg(mode: dict) -> dict:
+    """Large text follows the customer from the form to the 查询码 pages."""
+    return {"large": "1"} if mode["large"] else {}
+
+
 def _form_context(point, staff_code, form: KioskForm, mode: dict, code: str, sig: str) -> dict:
     form.categories.choices = [(c, c) for c in point.categories]
     spare = [codes.issue_form_token(code) for _ in range(SPARE_TOKENS)] if mode["tablet"] else []
@@ -112,7 +117,7 @@ def form(code: str, sig: str):
         if received is not FAILED:
             return render("feedback/kiosk/thanks.html", "feedback/kiosk/_partials/_thanks.html", point=point,
                           mode=mode, query_code=codes.display_query_code(received.query_code),
-                          query_url=url_for("kiosk.query", code=received.query_code),
+                          query_url=url_for("kiosk.query", code=received.query_code, **_large_arg(mode)),
                           again_url=url_for("kiosk.form", code=code, sig=sig, **_mode_args(mode)),
                           reset_seconds=current_app.config["PORTAL_KIOSK_RESET_SECONDS"])
     status = 422 if form.errors or form.form_errors else 200
@@ -129,7 +134,7 @@ def lookup():
     if form.validate_on_submit():
         code = codes.normalize_query_code(form.code.data)
         if code is not None:
-            return redirect_to(url_for("kiosk.query", code=code))
+            return redirect_to(url_for("kiosk.query", code=code, **_large_arg(_mode())))
         form.code.errors = list(form.code.errors) + [_("A follow-up code is 8 letters and digits, e.g. ABCD-2345.")]
     status = 422 if form.errors else 200
     return render("feedback/kiosk/lookup.html", "feedback/kiosk/_partials/_lookup.html", form=form,

@@ -60,6 +60,8 @@
   function show(html) {
     var root = main();
     root.innerHTML = html;
+    // htmx's out-of-band message box comes with every answer to a post; the kiosk shows no messages there.
+    Array.prototype.forEach.call(root.querySelectorAll("[hx-swap-oob]"), function (el) { el.remove(); });
     if (window.htmx) { window.htmx.process(root); }
     afterSwap();
   }
@@ -71,6 +73,11 @@
 
   function startAgain() {
     clearTimers();
+    if (flushing) {
+      // A kept rating is being sent: leaving the page now would lose the answer and send it again later.
+      timers.push(setTimeout(startAgain, 1000));
+      return;
+    }
     var thanks = document.querySelector("[data-again-url]");
     var again = thanks ? thanks.getAttribute("data-again-url") : window.location.href;
     if (navigator.onLine) {
@@ -116,6 +123,12 @@
     var button = form.querySelector("button[type=submit]");
     if (button) { button.disabled = true; }
     var keep = function () {
+      if (!form.checkValidity()) {
+        // Not sendable as it is (no face chosen): say so now rather than thank for a rating that will be refused.
+        if (button) { button.disabled = false; }
+        form.reportValidity();
+        return;
+      }
       var queue = load(QUEUE_KEY, []);
       if (!queue.some(function (e) { return e.key === entry.key; })) { queue.push(entry); save(QUEUE_KEY, queue); }
       localThanks();
