@@ -40,6 +40,7 @@ def register() -> None:
         "feedback.not_spam": lazy_pgettext("audit action", "Restored feedback marked as spam"),
         "feedback.query_code_reissue": lazy_pgettext("audit action", "Gave feedback a new follow-up code"),
         "feedback.resolution_rate": lazy_pgettext("audit action", "The customer rated the handling"),
+        "feedback.seed_demo": lazy_pgettext("audit action", "Loaded the demo feedback"),
     })
     fields = {
         "code": lazy_pgettext("audit field", "Code"), "name": lazy_pgettext("audit field", "Name"),
@@ -69,7 +70,9 @@ def register() -> None:
                                  "spam": lazy_pgettext("audit field", "Spam"),
                                  "spam_reasons": lazy_pgettext("audit field", "Why"),
                                  "resolution_rating": lazy_pgettext("audit field", "Rating of the handling"),
-                                 "api_token_id": lazy_pgettext("audit field", "API token")},
+                                 "api_token_id": lazy_pgettext("audit field", "API token"),
+                                 "items": lazy_pgettext("audit field", "Items"),
+                                 "period": lazy_pgettext("audit field", "Period")},
                          values={"channel": CHANNEL_LABELS, "kind": KIND_LABELS, "rating": RATING_LABELS,
                                  "resolution_rating": RATING_LABELS, "service_point_id": "service_point",
                                  "department_id": "department", "api_token_id": "api_token"})

@@ -66,8 +66,12 @@ KINDS = tuple(KIND_LABELS)
 STAFF_KINDS = (COMPLAINT, PRAISE, SUGGESTION)
 
 # -- status (the queues add to this) ------------------------------------------------------------------------
-NEW = "new"
-STATUS_LABELS = {NEW: lazy_pgettext("feedback status", "Received")}
+NEW, REPLIED, RESOLVED = "new", "replied", "resolved"
+STATUS_LABELS = {
+    NEW: lazy_pgettext("feedback status", "Received"),
+    REPLIED: lazy_pgettext("feedback status", "Replied"),
+    RESOLVED: lazy_pgettext("feedback status", "Resolved"),
+}
 
 #: What a category chip offers when a service point lists none of its own.
 DEFAULT_CATEGORIES = ("服务态度", "办理效率", "等候时间", "业务能力", "环境设施", "收费", "其他")

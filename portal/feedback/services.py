@@ -489,9 +489,10 @@ def _where(feedback: Feedback) -> str:
     return point.label if point is not None else (feedback.department.name if feedback.department else "")
 
 
-def _notify_department(feedback: Feedback) -> None:
+def _notify_department(feedback: Feedback, now: datetime | None = None) -> None:
     """The head of the department hears at once of a 差评 and of a complaint (in-app, email by preference, the
-    department's group-chat robots); everything else waits for the queue and the digest."""
+    department's group-chat robots); everything else waits for the queue and the digest. ``now``: when the
+    notification is dated (the demo seeder dates its few at the time of their feedback)."""
     from portal.notify.services import notify_many
 
     negative = feedback.rating is not None and feedback.rating <= NEGATIVE_MAX
@@ -512,7 +513,8 @@ def _notify_department(feedback: Feedback) -> None:
         kind = KIND_COMPLAINT
         title = _("Complaint about %(where)s", where=_where(feedback))
     notify_many(recipients, kind, title, feedback.comment[:300], feedback_path(feedback.id),
-                department_id=feedback.department_id, dedupe_key=f"feedback:{feedback.id}:{kind}", webhook=True)
+                department_id=feedback.department_id, dedupe_key=f"feedback:{feedback.id}:{kind}", webhook=True,
+                now=now)
 
 
 def feedback_path(feedback_id: int) -> str:
