@@ -124,17 +124,19 @@ def api_token_create(name: str, scope: str) -> None:
 def api_token_revoke(token_id: int) -> None:
     """Revoke a token by its number (as listed by ``api-token list``)."""
     from portal.api.models import ApiToken
-    from portal.audit.services import record
-    from portal.core.types import utcnow
+    from portal.api.services import revoke_token
+    from portal.core.errors import ServiceError
     from portal.extensions import db
 
     token = db.session.get(ApiToken, token_id)
-    if token is None or token.revoked_at is not None:
-        click.echo(f"api-token revoke: no active token {token_id}", err=True)
+    try:
+        if token is None:
+            raise ServiceError((None, f"no token {token_id}"))
+        revoke_token(None, token)
+    except ServiceError as exc:
+        db.session.rollback()
+        click.echo(f"api-token revoke: {exc}", err=True)
         sys.exit(2)
-    token.revoked_at = utcnow()
-    record("api.token_revoke", token, actor=None, before={"active": True}, after={"active": False},
-           extra={"name": token.name, "via": "cli"})
     db.session.commit()
     click.echo(f"token {token_id} revoked")
 

@@ -70,14 +70,16 @@ def get_token(actor, token_id: int) -> ApiToken:
 
 
 def revoke_token(actor, token: ApiToken) -> ApiToken:
-    ensure_role(actor, ADMIN)
+    """Revoke ``token`` (``actor`` None: the command line)."""
+    if actor is not None:
+        ensure_role(actor, ADMIN)
     if token.revoked_at is not None:
         raise ServiceError((None, _("This token was already revoked.")))
     token.revoked_at = utcnow()
-    token.revoked_by_id = actor.id
+    token.revoked_by_id = getattr(actor, "id", None)
     db.session.flush()
     record("api.token_revoke", token, actor=actor, before={"active": True}, after={"active": False},
-           extra={"name": token.name})
+           extra={"name": token.name, **({"via": "cli"} if actor is None else {})})
     return token
 
 

@@ -650,7 +650,7 @@ def list_feedback(actor: User, filters: FeedbackFilters, page_size: int = PAGE_S
     if filters.before:
         stmt = stmt.where(Feedback.id < filters.before)
     rows = list(db.session.scalars(stmt.options(selectinload(Feedback.service_point),
-                                                selectinload(Feedback.department))
+                                                selectinload(Feedback.department), selectinload(Feedback.staff_user))
                                    .order_by(Feedback.id.desc()).limit(page_size + 1)))
     more = len(rows) > page_size
     rows = rows[:page_size]

@@ -50,11 +50,32 @@
     flushing = true;
     var entry = queue[0];
     post(entry).then(function (result) {
+      if (result.status === 400 && !entry.renewed) {
+        // The session (and its CSRF token) may have expired while the rating waited: fetch the form again for a
+        // fresh one and send once more with the same one-time form token (still one row at most).
+        return renewCsrf(entry).then(function () { flushing = false; flush(); }, function () { flushing = false; });
+      }
       flushing = false;
       if (worthRetrying(result.status)) { return; }
       save(QUEUE_KEY, load(QUEUE_KEY, []).filter(function (e) { return e.key !== entry.key; }));
       flush();
     }, function () { flushing = false; });
+  }
+
+  function renewCsrf(entry) {
+    return fetch(entry.url, {credentials: "same-origin"}).then(function (response) { return response.text(); })
+      .then(function (html) {
+        var found = /name="csrf_token" value="([^"]+)"/.exec(html);
+        var queue = load(QUEUE_KEY, []);
+        queue.forEach(function (e) {
+          if (e.key !== entry.key) { return; }
+          e.renewed = true;
+          if (found) {
+            e.fields = e.fields.map(function (pair) { return pair[0] === "csrf_token" ? [pair[0], found[1]] : pair; });
+          }
+        });
+        save(QUEUE_KEY, queue);
+      });
   }
 
   function show(html) {

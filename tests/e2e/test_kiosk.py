@@ -387,6 +387,31 @@ def test_an_offline_tablet_keeps_the_rating_and_sends_it_once(browser, live_serv
         context.close()
 
 
+def test_a_rating_kept_across_a_lost_session_is_still_delivered_once(browser, live_server, kiosk, live_db):
+    """The tablet's session cookie (with the CSRF token the kept rating carries) is gone when the network
+    returns: the refused post fetches the form for a fresh token and sends again, with the same form token."""
+    comment = _comment("离线期间会话丢失")
+    context, page = _context(browser, live_server, viewport=TABLET, has_touch=True)
+    posts = []
+    page.on("request", lambda r: posts.append(r.post_data or "") if r.method == "POST" else None)
+    try:
+        page.goto(kiosk["path"] + "?kiosk=1")
+        token = page.locator("input[name='form_token']").input_value()
+        context.set_offline(True)
+        _rate(page, 4, comment, tap=True)
+        page.locator("button.send").tap()
+        page.locator(".thanks[data-offline]").wait_for()
+        context.clear_cookies()  # the session, and the CSRF token bound to it, are gone
+        context.set_offline(False)
+        rows = _wait_for_rows(live_db, comment, 1)
+        assert [r["rating"] for r in rows] == [4]
+        page.wait_for_function(f"!JSON.parse(localStorage.getItem('{QUEUE_KEY}') || '[]').length")
+        assert len(posts) == 2 and all(token in p for p in posts)  # refused once (CSRF), then delivered
+        assert len(_rows(live_db, comment)) == 1
+    finally:
+        context.close()
+
+
 def test_the_tablet_waits_for_a_kept_rating_to_be_sent_before_starting_again(browser, live_server, kiosk, live_db):
     """The network returns just before the offline thank-you screen's time is up: the screen waits for the
     server's answer before it starts again, so the rating (already stored) is not sent a second time from the
