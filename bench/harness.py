@@ -10,10 +10,15 @@ and two Python load generators that run in separate client processes.
 The requests come from a *source*: ``(function, kwargs)``, called in each client process as
 ``function(index=i, processes=n, **kwargs)`` before its clock starts; it returns an iterable of
 ``(method, path, body, headers)``. A finite source ends the process's run early (reported as ``exhausted``).
+``fresh=True``: every request on a connection of its own (``Connection: close``), as behind nginx, whose default
+upstream proxying is HTTP/1.0, one connection per request.
 :func:`repeat` is the source of a single request sent again and again. ``capture``: a regular expression (bytes)
 searched in the body of every 200 response; its first group is returned per response (``captured``).
 
-Gunicorn's sync workers close the connection after each response; ``http.client`` then reconnects.
+Gunicorn's sync workers close the connection after each response; ``http.client`` then reconnects. A kept-alive
+connection (gthread workers) idle for more than a second is closed by the client before its next request, and a
+request that finds its kept-alive connection closed by the server is sent once more on a fresh one, as a browser
+would (counted as ``retried``).
 """
 from __future__ import annotations
 
@@ -191,6 +196,11 @@ def cpu_seconds(pids: list[int], with_children: bool = True) -> float:
     return sum(stats[pid][1] for pid in wanted if pid in stats)
 
 
+def process_cpu(pids) -> dict[int, float]:
+    """CPU seconds so far of each of these processes (alone, no descendants); missing ones left out."""
+    return {pid: st[1] for pid in pids if (st := _proc_stat(pid)) is not None}
+
+
 def load_line() -> str:
     load1, load5, load15 = os.getloadavg()
     return f"load average {load1:.2f} (1 min), {load5:.2f} (5 min), {load15:.2f} (15 min)"
@@ -213,11 +223,38 @@ def _client_init() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _send(conn: http.client.HTTPConnection, request: Request, capture) -> tuple[int, str | None]:
+#: A kept-alive connection idle longer than this is closed before the next request (gunicorn's gthread workers
+#: close idle connections after --keep-alive, 2 s by default; a request sent just then would fail).
+IDLE_RECONNECT = 1.0
+_STALE = (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected)
+
+
+def _send(conn: http.client.HTTPConnection, request: Request, capture, tally=None,
+          fresh: bool = False) -> tuple[int, str | None]:
+    """Send one request; on a reused keep-alive connection that the server had closed (the request never
+    reached it), reconnect and send once more, as browsers do (counted in ``tally.retried``). ``fresh``: a
+    connection of its own (``Connection: close``), as nginx's default proxying (HTTP/1.0 upstream) does."""
     method, path, body, headers = request
-    conn.request(method, path, body=body, headers=headers)
-    resp = conn.getresponse()
+    if fresh:
+        headers = {**headers, "Connection": "close"}
+    now = time.monotonic()
+    if conn.sock is not None and now - getattr(conn, "last_used", now) > IDLE_RECONNECT:
+        conn.close()
+    reused = conn.sock is not None
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
+    except _STALE:
+        if not reused:
+            raise
+        conn.close()
+        if tally is not None:
+            with tally.lock:
+                tally.retried += 1
+        conn.request(method, path, body=body, headers=headers)
+        resp = conn.getresponse()
     data = resp.read()
+    conn.last_used = time.monotonic()
     if resp.will_close:
         conn.close()
     found = None
@@ -240,6 +277,7 @@ class _Tally:
         self.uncaptured = 0  # 200 responses without the captured text
         self.exhausted = False
         self.dropped = 0  # open loop: not sent at all, more than ``timeout`` s behind the schedule
+        self.retried = 0  # sent again on a fresh connection: the kept-alive one had been closed by the server
 
     def add(self, latency, status, found, capture, lag=None):
         with self.lock:
@@ -260,11 +298,12 @@ class _Tally:
     def result(self, elapsed: float) -> dict:
         return {"latencies": self.latencies, "lags": self.lags, "statuses": dict(self.statuses),
                 "errors": dict(self.errors), "captured": self.captured, "uncaptured": self.uncaptured,
-                "exhausted": self.exhausted, "dropped": self.dropped, "elapsed": elapsed}
+                "exhausted": self.exhausted, "dropped": self.dropped, "retried": self.retried,
+                "elapsed": elapsed}
 
 
 def _closed_client(args) -> dict:
-    port, duration, conns, spec, capture_re, index, processes, timeout = args
+    port, duration, conns, spec, capture_re, index, processes, timeout, fresh = args
     capture = re.compile(capture_re) if capture_re else None
     requests = _source(spec, index, processes)
     if not isinstance(requests, itertools.repeat):
@@ -284,7 +323,7 @@ def _closed_client(args) -> dict:
                 break
             t0 = time.perf_counter()
             try:
-                status, found = _send(conn, request, capture)
+                status, found = _send(conn, request, capture, tally, fresh)
             except (OSError, http.client.HTTPException) as exc:
                 tally.error(exc)
                 conn.close()
@@ -301,7 +340,7 @@ def _closed_client(args) -> dict:
 
 
 def _open_client(args) -> dict:
-    port, duration, rate, phase, in_flight, spec, capture_re, start_at, timeout, index, processes = args
+    port, duration, rate, phase, in_flight, spec, capture_re, start_at, timeout, index, processes, fresh = args
     capture = re.compile(capture_re) if capture_re else None
     # made before the clock starts
     requests = iter(list(itertools.islice(_source(spec, index, processes), int(duration * rate) + 1)))
@@ -321,7 +360,7 @@ def _open_client(args) -> dict:
                     tally.dropped += 1
                 continue
             try:
-                status, found = _send(conn, request, capture)
+                status, found = _send(conn, request, capture, tally, fresh)
             except (OSError, http.client.HTTPException) as exc:
                 tally.error(exc)
                 conn.close()
@@ -393,19 +432,20 @@ def _merge(parts: list[dict], elapsed: float) -> dict:
         "uncaptured": sum(part["uncaptured"] for part in parts),
         "exhausted": any(part["exhausted"] for part in parts),
         "dropped": sum(part["dropped"] for part in parts),
+        "retried": sum(part["retried"] for part in parts),
         "elapsed": elapsed,
     }
 
 
 def closed_loop(port: int, duration: float, connections: int, processes: int, source=None, request: Request = None,
-                capture: bytes | None = None, timeout: float = 10.0) -> dict:
+                capture: bytes | None = None, timeout: float = 10.0, fresh: bool = False) -> dict:
     """``connections`` users in ``processes`` client processes, one request at a time each, for ``duration`` s.
     Returns rps, p50/p90/p99/max (ms), requests, non_2xx, statuses, errors, captured, exhausted."""
     if source is None:
         source = (repeat, {"request": request})
     procs = max(1, min(processes, connections))
     per = [connections // procs + (1 if i < connections % procs else 0) for i in range(procs)]
-    parts = _pool_map(_closed_client, [(port, duration, n, source, capture, i, procs, timeout)
+    parts = _pool_map(_closed_client, [(port, duration, n, source, capture, i, procs, timeout, fresh)
                                        for i, n in enumerate(per)])
     result = _merge(parts, max(duration, max(part["elapsed"] for part in parts)))
     if not result["requests"]:
@@ -414,7 +454,7 @@ def closed_loop(port: int, duration: float, connections: int, processes: int, so
 
 
 def open_loop(port: int, duration: float, rate: float, processes: int, source, max_in_flight: int = 128,
-              capture: bytes | None = None, timeout: float = 30.0) -> dict:
+              capture: bytes | None = None, timeout: float = 30.0, fresh: bool = False) -> dict:
     """``rate`` requests per second for ``duration`` s, paced by a schedule (open loop), spread over
     ``processes`` client processes (each sends every ``processes``-th slot). Latency counts from the scheduled
     time; ``lag_*`` is how late requests were sent (all ``max_in_flight`` busy, or a starved client). A request
@@ -424,7 +464,7 @@ def open_loop(port: int, duration: float, rate: float, processes: int, source, m
     per_rate = rate / procs
     in_flight = max(1, max_in_flight // procs)
     start_at = time.monotonic() + 1.5 + 0.00002 * duration * rate  # room for the clients to make their requests
-    tasks = [(port, duration, per_rate, i / procs, in_flight, source, capture, start_at, timeout, i, procs)
+    tasks = [(port, duration, per_rate, i / procs, in_flight, source, capture, start_at, timeout, i, procs, fresh)
              for i in range(procs)]
     parts = _pool_map(_open_client, tasks)
     return _merge(parts, max(duration, max(part["elapsed"] for part in parts)))
