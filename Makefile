@@ -99,12 +99,14 @@ translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel update -i portal/translations/messages.pot -d portal/translations -l zh_Hans_CN --no-fuzzy-matching --ignore-obsolete
 	$(VENV)/bin/pybabel compile -d portal/translations
 
-## make bench: login page vs bare Flask (gunicorn, 2 workers), the daily digest for 10,000 users, the 300 × 40 matrix
+## make bench: login page vs bare Flask (gunicorn, 2 workers), the daily digest for 10,000 users, the 300 × 40 matrix,
+## the kiosk form (page weight, POST vs a bare insert, 60 s at 200 submissions/s)
 bench: install-test services
 	$(PY) bench/run_all.py
 	$(PY) bench/digest_bench.py
 	$(PY) bench/matrix_bench.py
 	$(PY) bench/sop_search_bench.py
+	$(PY) bench/kiosk_bench.py
 
 vendor:
 	./tools/vendor.sh

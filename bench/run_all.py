@@ -20,116 +20,30 @@ Both gunicorns are killed on exit, also on Ctrl-C and SIGTERM; the temporary dir
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
-import multiprocessing
 import os
 import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
-VENV_BIN = Path(sys.executable).parent
-HOST = "127.0.0.1"
-GOAL = 0.6
+sys.path.insert(0, str(BENCH_DIR))
+from harness import HOST, closed_loop, free_port, start_gunicorn, tool, wait_ready  # noqa: E402
+from harness import kill_children as _kill_children, on_sigterm as _on_sigterm, run as _run  # noqa: E402
 
+GOAL = 0.6
 MAX_DURATION = 60  # seconds per target, whatever the command line says
 MAX_CONNECTIONS = 256
 
 
-# -- processes --------------------------------------------------------------------------------------
-_children: list[subprocess.Popen] = []
-
-
-def _kill_children() -> None:
-    """Stop every gunicorn we started: SIGTERM to its process group, SIGKILL after 5 s."""
-    while _children:
-        proc = _children.pop()
-        if proc.poll() is not None:
-            continue
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=5)
-
-
-def _on_sigterm(signum, frame):
-    raise SystemExit(128 + signum)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def tool(name: str) -> str:
-    path = VENV_BIN / name
-    return str(path) if path.exists() else (shutil.which(name) or name)
-
-
-def start_gunicorn(app_spec: str, port: int, workers: int, cwd: Path, env: dict, log: Path) -> subprocess.Popen:
-    cmd = [
-        tool("gunicorn"),
-        "--workers", str(workers),
-        "--worker-class", "sync",
-        "--bind", f"{HOST}:{port}",
-        "--chdir", str(cwd),
-        "--log-level", "warning",
-        "--timeout", "30",
-        "--graceful-timeout", "3",
-        app_spec,
-    ]
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True
-    )
-    _children.append(proc)
-    return proc
-
-
-def wait_ready(proc: subprocess.Popen, port: int, path: str, log: Path, timeout: float = 30.0) -> tuple[int, int]:
-    """Wait until ``GET path`` answers; return (status, body size)."""
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            conn = http.client.HTTPConnection(HOST, port, timeout=5)
-            conn.request("GET", path)
-            resp = conn.getresponse()
-            body = resp.read()
-            conn.close()
-            return resp.status, len(body)
-        except OSError as exc:
-            last = exc
-            time.sleep(0.2)
-    sys.stderr.write(log.read_text(errors="replace")[-3000:])
-    raise SystemExit(f"gunicorn on port {port} did not answer GET {path}: {last or 'exited'}")
-
-
 def run(cmd: list[str], env: dict, what: str) -> subprocess.CompletedProcess:
-    res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    if res.returncode != 0:
-        sys.stderr.write(res.stdout[-2000:] + res.stderr[-2000:])
-        raise SystemExit(f"{what} failed (exit {res.returncode})")
-    return res
+    return _run(cmd, env, what, ROOT)
 
 
 # -- load generators --------------------------------------------------------------------------------
@@ -162,85 +76,12 @@ def load_wrk(url: str, duration: int, connections: int, threads: int) -> dict:
     return result
 
 
-def _py_client(args) -> tuple[list[float], int, int]:
-    """One client process: ``conns`` threads, each a user with its own keep-alive connection sending one
-    request at a time (gunicorn's sync workers close after each response; http.client then reconnects)."""
-    import threading
-
-    port, path, duration, conns = args
-    latencies: list[float] = []
-    counts = {"bad": 0, "err": 0}
-    lock = threading.Lock()
-    stop_at = time.monotonic() + duration
-
-    def user():
-        conn = http.client.HTTPConnection(HOST, port, timeout=5)
-        mine: list[float] = []
-        bad = err = 0
-        while time.monotonic() < stop_at:
-            t0 = time.perf_counter()
-            try:
-                conn.request("GET", path)
-                resp = conn.getresponse()
-                resp.read()
-                if resp.will_close:
-                    conn.close()
-                if not 200 <= resp.status < 400:
-                    bad += 1
-            except (OSError, http.client.HTTPException):
-                err += 1
-                conn.close()
-                continue
-            mine.append((time.perf_counter() - t0) * 1000.0)
-        conn.close()
-        with lock:
-            latencies.extend(mine)
-            counts["bad"] += bad
-            counts["err"] += err
-
-    threads = [threading.Thread(target=user, daemon=True) for _ in range(conns)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(duration + 10)
-    return latencies, counts["bad"], counts["err"]
-
-
-def _client_init() -> None:
-    # Forked clients: Ctrl-C and SIGTERM are the parent's business (it terminates the pool).
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
 def load_python(url: str, duration: int, connections: int, threads: int) -> dict:
+    """The multi-process Python client of bench/harness.py: ``connections`` keep-alive users in ``threads``
+    processes, one GET at a time each."""
     m = re.fullmatch(r"http://([\d.]+):(\d+)(/.*)", url)
     port, path = int(m.group(2)), m.group(3)
-    procs = max(1, min(threads, connections))
-    per = [connections // procs + (1 if i < connections % procs else 0) for i in range(procs)]
-    ctx = multiprocessing.get_context("fork")
-    started = time.monotonic()
-    with ctx.Pool(procs, initializer=_client_init) as pool:
-        try:
-            parts = pool.map(_py_client, [(port, path, duration, n) for n in per], chunksize=1)
-        except BaseException:
-            pool.terminate()
-            raise
-    elapsed = max(time.monotonic() - started, duration)
-    lat = sorted(x for part in parts for x in part[0])
-    if not lat:
-        raise RuntimeError("the Python load generator completed no request")
-
-    def pct(p):
-        return lat[min(len(lat) - 1, int(round(p / 100.0 * (len(lat) - 1))))]
-
-    return {
-        "rps": len(lat) / elapsed,
-        "p50": pct(50),
-        "p99": pct(99),
-        "requests": len(lat),
-        "non_2xx": sum(p[1] for p in parts),
-        "errors": sum(p[2] for p in parts),
-    }
+    return closed_loop(port, duration, connections, threads, request=("GET", path, None, {}), timeout=5)
 
 
 # -- main -------------------------------------------------------------------------------------------
@@ -276,6 +117,8 @@ def main() -> int:
             PORTAL_INSTANCE_DIR=str(tmp),
             PORTAL_CONFIG="production",
             SECRET_KEY=secrets.token_hex(32),
+            # Production refuses to start without an audit key (config.ProductionConfig.validate).
+            PORTAL_AUDIT_KEY=secrets.token_hex(32),
             PORTAL_SECURE_COOKIES="0",
             REDIS_URL=os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12"),
             PYTHONDONTWRITEBYTECODE="1",
