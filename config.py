@@ -130,6 +130,9 @@ class Config:
     #: The address printed in QR codes, when customers reach the kiosk by another name than staff reach the
     #: portal (a hall's guest Wi-Fi, a public host name). Default: PORTAL_BASE_URL.
     PORTAL_KIOSK_BASE_URL = os.environ.get("PORTAL_KIOSK_BASE_URL", "")
+    #: Also write an audit event for each rating from a customer or a terminal (staff-entered feedback and every
+    #: later change are always audited). Off: each event passes through the audit chain's lock.
+    PORTAL_AUDIT_CUSTOMER_INTAKE = _env_bool("PORTAL_AUDIT_CUSTOMER_INTAKE", False)
     RATELIMIT_STORAGE_URI = None  # set from REDIS_URL at start-up
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True  # a Redis outage must not take the login page down

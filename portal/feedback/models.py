@@ -202,6 +202,8 @@ class Feedback(db.Model):
         sa.Index("ix_feedback_point_created", "service_point_id", "created_at"),
         sa.Index("ix_feedback_created", "created_at"),
         sa.Index("ix_feedback_spam_created", "is_spam", "created_at"),
+        # the repeat check of intake: the same address's recent rows (constant cost, however busy the point)
+        sa.Index("ix_feedback_source_created", "source_hash", "created_at"),
     )
 
     @property

@@ -4,15 +4,15 @@ trail, and never commit.
 
 Intake (:func:`receive`) is the one way a feedback row is written, whatever the channel:
 
-1. a row with the same idempotency key already exists (double tap, network retry, replayed form token,
-   repeated ``Idempotency-Key``): that row is the answer, nothing new is written;
-2. the submission is checked (rating, NPS, categories, comment, contact only with consent);
-3. suspicious submissions are flagged as spam and kept, never dropped;
-4. the row is inserted inside a savepoint: if a concurrent request with the same key won the race, its row is
-   the answer; a 查询码 that collides (about one in 10¹² per pair) is drawn again;
-5. in the same transaction: the audit event, the department head's notification for a 差评 or a complaint
-   (an outbox row: sent after the commit, or later by the sweeper when Redis was down), and the
-   ``feedback_received`` signal for the queues.
+1. the submission is checked (rating, NPS, categories, comment, contact only with consent);
+2. suspicious submissions are flagged as spam and kept, never dropped;
+3. the row is inserted with ``ON CONFLICT DO NOTHING``: when its idempotency key is taken (a double tap, a
+   network retry, a replayed form token, a repeated ``Idempotency-Key``, or a twin request a moment earlier on
+   another connection), the row already there is the answer and nothing new is written; a 查询码 that collides
+   (about one in 10¹² per pair) is drawn again;
+4. in the same transaction: the department head's notification for a 差评 or a complaint (an outbox row: sent
+   after the commit, or later by the sweeper when Redis was down), the ``feedback_received`` signal for the
+   queues, and an audit event when a member of staff entered it (or PORTAL_AUDIT_CUSTOMER_INTAKE is on).
 """
 from __future__ import annotations
 
@@ -426,14 +426,23 @@ def _replay(existing: Feedback, intake: Intake) -> Received:
     return Received(existing, codes.unseal_query_code(existing.query_code_sealed), False)
 
 
+def _insert_new(values: dict) -> Feedback | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING: the new row, or None when a unique key (the idempotency key,
+    or a colliding 查询码 digest) is already taken. One round trip, and no savepoint: a concurrent request with
+    the same key waits for the first to commit and then finds the key taken."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    # The values go as parameters, not into the statement: the compiled INSERT is cached and reused.
+    return db.session.scalars(insert(Feedback).on_conflict_do_nothing().returning(Feedback), values).first()
+
+
 def receive(sub: Submission, intake: Intake) -> Received:
     """Store one submission (see the module's docstring). Idempotent on ``intake.idempotency_key``."""
     key = (intake.idempotency_key or "")[:120]
     if not key:
         raise ValueError("an intake needs an idempotency key")
-    existing = _existing(key)
-    if existing is not None:
-        return _replay(existing, intake)
     if intake.channel not in CHANNELS:
         raise ValueError(f"unknown channel {intake.channel!r}")
     values = _clean_submission(sub, intake)
@@ -444,27 +453,24 @@ def receive(sub: Submission, intake: Intake) -> Received:
     reasons = _spam_reasons(values, intake, source)
     now = utcnow()
     rated_at = intake.rated_at if intake.rated_at is not None and intake.rated_at <= now else now
+    values.update(
+        channel=intake.channel, service_point_id=intake.point.id if intake.point is not None else None,
+        department_id=department_id,
+        staff_code_id=intake.staff_code.id if intake.staff_code is not None else None,
+        staff_user_id=intake.staff_code.user_id if intake.staff_code is not None else None,
+        idempotency_key=key, request_fingerprint=intake.fingerprint, is_spam=bool(reasons),
+        spam_reasons=",".join(reasons), source_hash=source, created_by_id=getattr(intake.actor, "id", None),
+        api_token_id=intake.api_token_id, rated_at=rated_at, created_at=now)
     for _attempt in range(3):
         code = codes.new_query_code()
-        feedback = Feedback(
-            channel=intake.channel, service_point_id=intake.point.id if intake.point is not None else None,
-            department_id=department_id,
-            staff_code_id=intake.staff_code.id if intake.staff_code is not None else None,
-            staff_user_id=intake.staff_code.user_id if intake.staff_code is not None else None,
-            query_code_digest=codes.query_code_digest(code), query_code_sealed=codes.seal_query_code(code),
-            idempotency_key=key, request_fingerprint=intake.fingerprint, is_spam=bool(reasons),
-            spam_reasons=",".join(reasons), source_hash=source, created_by_id=getattr(intake.actor, "id", None),
-            api_token_id=intake.api_token_id, rated_at=rated_at, created_at=now, **values)
-        try:
-            with db.session.begin_nested():
-                db.session.add(feedback)
-                db.session.flush()
-        except sa.exc.IntegrityError:
-            existing = _existing(key)
-            if existing is not None:  # a concurrent request with the same key committed first
-                return _replay(existing, intake)
-            continue  # the 查询码 collided: draw another
-        break
+        feedback = _insert_new(values | {"query_code_digest": codes.query_code_digest(code),
+                                         "query_code_sealed": codes.seal_query_code(code)})
+        if feedback is not None:
+            break
+        existing = _existing(key)
+        if existing is not None:  # sent before (a double tap, a retry, a replayed token), or a moment ago by a twin
+            return _replay(existing, intake)
+        # otherwise the 查询码 collided (about one in 10¹² per pair): draw another
     else:
         raise RuntimeError("could not store feedback after three attempts")
     _after_intake(feedback, intake)
@@ -475,10 +481,13 @@ def _after_intake(feedback: Feedback, intake: Intake) -> None:
     after = {"channel": feedback.channel, "kind": feedback.kind, "rating": feedback.rating,
              "service_point_id": feedback.service_point_id, "department_id": feedback.department_id,
              "spam": feedback.is_spam}
-    extra = {"api_token_id": intake.api_token_id} if intake.api_token_id else None
-    # A customer's submission is recorded without their address (ip=""): the trail is for staff actions.
-    record("feedback.receive", feedback, actor=intake.actor, after=after, extra=extra,
-           ip=None if intake.actor is not None else "")
+    if intake.actor is not None or current_app.config["PORTAL_AUDIT_CUSTOMER_INTAKE"]:
+        # A customer's or a terminal's submission is the feedback row itself, written once and never changed;
+        # what people do with it afterwards is audited. Writing an event for each one as well would pass every
+        # rating through the audit chain's lock (README: Performance); PORTAL_AUDIT_CUSTOMER_INTAKE turns it on.
+        extra = {"api_token_id": intake.api_token_id} if intake.api_token_id else None
+        record("feedback.receive", feedback, actor=intake.actor, after=after, extra=extra,
+               ip=None if intake.actor is not None else "")  # a customer's address is not kept
     if not feedback.is_spam:
         _notify_department(feedback)
     signals.feedback_received.send(feedback, service_point=intake.point, actor=intake.actor)

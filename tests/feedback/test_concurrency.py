@@ -1,6 +1,6 @@
 """The same submission twice at the same moment (a double tap on two connections, a tablet's retry racing its
-first attempt): both requests checked "not there yet" before either wrote, so only the database's unique key
-can decide. One row, the same id and 查询码 for both, one notification. Runs on SQLite (the second writer
+first attempt): both requests are checked before either writes, so only the database's unique key can
+decide. One row, the same id and 查询码 for both, one notification. Runs on SQLite (the second writer
 waits for the first's lock) and on PostgreSQL (the second insert waits on the unique index)."""
 from __future__ import annotations
 
@@ -25,18 +25,17 @@ def test_two_simultaneous_submissions_with_one_key_store_one_row(app, monkeypatc
     db.session.commit()
     point_id = point.id
 
-    both_looked = threading.Barrier(2)
-    original = services._existing
-    looked = threading.local()
+    both_checked = threading.Barrier(2)
+    original = services._insert_new
+    held = threading.local()
 
-    def existing_after_both_looked(key):
-        found = original(key)
-        if threading.current_thread().name.startswith("race") and not getattr(looked, "done", False):
-            looked.done = True
-            both_looked.wait(timeout=20)  # neither has written yet: both saw nothing
-        return found
+    def insert_after_both_checked(values):
+        if threading.current_thread().name.startswith("race") and not getattr(held, "done", False):
+            held.done = True
+            both_checked.wait(timeout=20)  # both have checked the submission; neither has written
+        return original(values)
 
-    monkeypatch.setattr(services, "_existing", existing_after_both_looked)
+    monkeypatch.setattr(services, "_insert_new", insert_after_both_checked)
     results: list = [None, None]
 
     def submit(i: int) -> None:

@@ -36,8 +36,15 @@ def test_a_plain_post_without_javascript_stores_one_row_and_shows_the_query_code
     row = received("办理很快")
     assert (row.rating, row.nps, row.categories, row.channel, row.is_spam) == (4, 9, ["服务态度"], "kiosk", False)
     assert row.department_id == point.department_id and row.service_point_id == point.id
-    [event] = audit("feedback.receive", row)
-    assert event.actor_id is None and event.ip == ""  # a customer: no account, no address kept
+    assert audit("feedback.receive", row) == []  # the row is the record; staff actions on it are audited
+
+
+def test_customer_intake_is_audited_when_the_setting_asks_for_it(app, client, point, monkeypatch):
+    monkeypatch.setitem(app.config, "PORTAL_AUDIT_CUSTOMER_INTAKE", True)
+    fields = open_form(client, kiosk_path(point))
+    client.post(kiosk_path(point), data={**fields, "rating": "3", "comment": "审计开启"}, csrf=False)
+    [event] = audit("feedback.receive", received("审计开启"))
+    assert event.actor_id is None and event.ip == ""  # a customer: no account, and no address kept
 
 
 def test_an_htmx_post_gets_the_thank_you_fragment(client, point):
