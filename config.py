@@ -134,7 +134,9 @@ class Config:
     #: later change are always audited). Off: each event passes through the audit chain's lock.
     PORTAL_AUDIT_CUSTOMER_INTAKE = _env_bool("PORTAL_AUDIT_CUSTOMER_INTAKE", False)
     RATELIMIT_STORAGE_URI = None  # set from REDIS_URL at start-up
-    RATELIMIT_HEADERS_ENABLED = True
+    #: No X-RateLimit-* headers: they cost two Redis round trips on every limited request (the kiosk's POST);
+    #: a 429 still carries Retry-After (portal/web/errors.py).
+    RATELIMIT_HEADERS_ENABLED = False
     RATELIMIT_SWALLOW_ERRORS = True  # a Redis outage must not take the login page down
     #: ... nor lift the limits: while Redis is down each process counts in its own memory.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True

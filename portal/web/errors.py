@@ -117,6 +117,11 @@ def init_app(app) -> None:
         if exc.code and exc.code < 400:
             return exc
         response = render_error(exc.code or 500)
+        if exc.code == 429 and getattr(exc, "limit", None) is not None:
+            # Flask-Limiter's own headers are off (two Redis round trips on every limited request); a refusal
+            # still says when to come back: at most the breached window's length.
+            response = make_response(response)
+            response.headers["Retry-After"] = str(exc.limit.limit.get_expiry())
         if exc.code == 405 and getattr(exc, "valid_methods", None):
             response = make_response(response)
             response.headers["Allow"] = ", ".join(sorted(exc.valid_methods))  # RFC 9110: say what is allowed
