@@ -113,6 +113,7 @@
     show(pristine);
     var field = document.querySelector("form[data-tablet] input[name=form_token]");
     if (field) { field.value = token; }
+    resetIdleForm();  // the restored form is a new element: it needs its own idle reset
   }
 
   function afterSwap() {
