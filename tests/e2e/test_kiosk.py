@@ -204,6 +204,15 @@ def _queue(page) -> list:
     return page.evaluate(f"JSON.parse(localStorage.getItem('{QUEUE_KEY}') || '[]')")
 
 
+def _wait_for_empty_queue(page, timeout: float = 30.0) -> None:
+    """Poll from here: Playwright's in-page polling (wait_for_function) compiles its predicate with
+    ``new Function``, which the portal's CSP (no 'unsafe-eval') refuses whenever the first check is false."""
+    deadline = time.monotonic() + timeout
+    while _queue(page):
+        assert time.monotonic() < deadline, f"the tablet still holds {_queue(page)}"
+        page.wait_for_timeout(200)
+
+
 def _pause_clock(page) -> None:
     """Freeze the page's timers (setTimeout, setInterval, Date) where they are; the test advances them."""
     page.clock.pause_at(page.evaluate("Date.now()") + 1000)
@@ -374,7 +383,7 @@ def test_an_offline_tablet_keeps_the_rating_and_sends_it_once(browser, live_serv
         context.set_offline(False)  # the "online" event sends what was kept
         rows = _wait_for_rows(live_db, comment, 1)
         assert [(r["channel"], r["rating"], r["categories"]) for r in rows] == [("tablet", 2, [kiosk["categories"][2]])]
-        page.wait_for_function(f"!JSON.parse(localStorage.getItem('{QUEUE_KEY}') || '[]').length")
+        _wait_for_empty_queue(page)
         assert len(posts) == 1 and token in posts[0]
 
         page.clock.run_for(RETRY_MS + 5000)  # past the next retry: nothing left to send
@@ -405,7 +414,7 @@ def test_a_rating_kept_across_a_lost_session_is_still_delivered_once(browser, li
         context.set_offline(False)
         rows = _wait_for_rows(live_db, comment, 1)
         assert [r["rating"] for r in rows] == [4]
-        page.wait_for_function(f"!JSON.parse(localStorage.getItem('{QUEUE_KEY}') || '[]').length")
+        _wait_for_empty_queue(page)
         assert len(posts) == 2 and all(token in p for p in posts)  # refused once (CSRF), then delivered
         assert len(_rows(live_db, comment)) == 1
     finally:
@@ -448,7 +457,7 @@ def test_the_tablet_waits_for_a_kept_rating_to_be_sent_before_starting_again(bro
         assert page.locator(".thanks[data-offline]").count() == 1
         route, response = held.pop()
         route.fulfill(response=response)
-        page.wait_for_function(f"!JSON.parse(localStorage.getItem('{QUEUE_KEY}') || '[]').length")
+        _wait_for_empty_queue(page)
 
         with page.expect_navigation():
             page.clock.run_for(1500)
