@@ -161,16 +161,7 @@ def kiosk_url(code: str) -> None:
     """Print the signed kiosk URL of a service point (or of a staff code), as printed on its posters."""
     from portal.feedback import services
 
-    point = services.point_by_code(code)
-    staff_code = None
-    if point is None:
-        import sqlalchemy as sa
-
-        from portal.extensions import db
-        from portal.feedback.models import StaffCode
-
-        staff_code = db.session.scalar(sa.select(StaffCode).where(StaffCode.code == code.upper()))
-        point = staff_code.service_point if staff_code is not None else None
+    point, staff_code = services.point_of_code(code)
     if point is None:
         click.echo(f"kiosk-url: no service point or staff code {code!r}", err=True)
         sys.exit(2)

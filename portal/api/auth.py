@@ -1,4 +1,5 @@
-"""``@token_required("write")``: the API's one authentication check. The view is marked token-authenticated
+"""``@token_required("write")``: the API's one authentication check, and where an ``ApiError`` raised by the view
+becomes a problem document (views just raise it). The view is marked token-authenticated
 (``portal.web.access``), so the login check lets it through; here the bearer token is required, looked up
 by its hash, and its scope checked. The token is on ``g.api_token`` for the view."""
 from __future__ import annotations
@@ -38,11 +39,14 @@ def token_required(scope: str) -> Callable:
                     raise ApiError(401, "token_invalid", _("The API token is unknown or has been revoked."))
                 if scope not in token.scope_set:
                     raise ApiError(403, "scope_missing", _("This token does not have the %(scope)s scope.", scope=scope))
-                g.api_token = token
-                token_id, last_used_at = token.id, token.last_used_at
-                response = view(*args, **kwargs)
             except ApiError as exc:
                 return from_error(exc)
+            g.api_token = token
+            token_id, last_used_at = token.id, token.last_used_at
+            try:
+                response = view(*args, **kwargs)
+            except ApiError as exc:  # the view's refusal: a problem document, and the token was still used
+                response = from_error(exc)
             perform(lambda: services.note_use(token_id, last_used_at))
             return response
 

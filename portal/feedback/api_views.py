@@ -16,7 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from portal.api.auth import token_required
 from portal.api.openapi import Operation
-from portal.api.problems import ApiError, from_error
+from portal.api.problems import ApiError
 from portal.core.errors import ServiceError
 from portal.core.i18n import portal_tz
 from portal.core.net import client_ip
@@ -125,23 +125,18 @@ def _field_errors(exc: ValidationError) -> list[dict]:
     return out
 
 
+#: The submission's fields a service error may name; any other field (or none) is the body's.
+_BODY_FIELDS = {"rating", "nps", "categories", "comment", "contact"}
+
+
 def _service_errors(exc: ServiceError) -> list[dict]:
-    names = {"contact": "contact", "rating": "rating", "nps": "nps", "categories": "categories", "comment": "comment"}
-    return [{"field": names.get(f or "", "body"), "message": m} for f, m in exc.errors]
+    return [{"field": f if f in _BODY_FIELDS else "body", "message": m} for f, m in exc.errors]
 
 
 def _json_body() -> tuple[object, bytes]:
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", _("Send the body as JSON (Content-Type: application/json)."))
-    # A submission is a few KB at most: refuse anything larger before reading it, rather than parse megabytes
-    # (the application-wide limit is sized for file uploads).
-    limit_kb = current_app.config["PORTAL_API_MAX_BODY_KB"]
-    too_large = ApiError(413, "too_large", _("The body is too large: at most %(kb)d KB.", kb=limit_kb))
-    if (request.content_length or 0) > limit_kb * 1024:
-        raise too_large
-    raw = request.get_data(cache=True)
-    if len(raw) > limit_kb * 1024:
-        raise too_large
+    raw = request.get_data(cache=True)  # at most PORTAL_API_MAX_BODY_KB (hooks: web.bodylimit), else a 413 problem
     try:
         return json.loads(raw), raw
     except (ValueError, UnicodeDecodeError):
@@ -178,31 +173,28 @@ def service_points():
 @limiter.limit(lambda: current_app.config["PORTAL_API_WRITE_LIMIT"], key_func=_token_key)
 def submit_feedback():
     """A rating from a terminal: 201 with the id and the 查询码; the same Idempotency-Key gives the same id."""
+    data, raw = _json_body()
     try:
-        data, raw = _json_body()
-        try:
-            body = FeedbackIn.model_validate(data)
-        except ValidationError as exc:
-            raise ApiError(422, "invalid", _("The data is invalid: see errors."), _field_errors(exc))
-        key = _idempotency_key()
-        point = services.point_by_code(body.service_point)
-        if point is None or not point.active:
-            raise ApiError(422, "unknown_service_point", _("There is no active service point %(code)s.",
-                                                          code=body.service_point[:24]),
-                           [{"field": "service_point", "message": _("Unknown or inactive service point.")}])
-        token = g.api_token
-        fingerprint = hashlib.sha256(raw).hexdigest() if key else ""
-        intake = services.Intake(channel=DEVICE, api_token_id=token.id, point=point, source_ip=client_ip(),
-                                 idempotency_key=f"api:{token.id}:{key}" if key else f"api:{token.id}:" + services.new_request_key(),
-                                 fingerprint=fingerprint)
-        outcome = perform(lambda: services.receive(services.Submission(
-            rating=body.rating, nps=body.nps, comment=body.comment or "", categories=body.categories or []), intake))
-        if outcome.failed:
-            if isinstance(outcome.error, services.IdempotencyConflict):
-                raise ApiError(422, "idempotency_key_reused", str(outcome.error))
-            raise ApiError(422, "invalid", _("The data is invalid: see errors."), _service_errors(outcome.error))
-    except ApiError as exc:
-        return from_error(exc)
+        body = FeedbackIn.model_validate(data)
+    except ValidationError as exc:
+        raise ApiError(422, "invalid", _("The data is invalid: see errors."), _field_errors(exc))
+    key = _idempotency_key()
+    point = services.point_by_code(body.service_point)
+    if point is None or not point.active:
+        raise ApiError(422, "unknown_service_point", _("There is no active service point %(code)s.",
+                                                      code=body.service_point[:24]),
+                       [{"field": "service_point", "message": _("Unknown or inactive service point.")}])
+    token = g.api_token
+    fingerprint = hashlib.sha256(raw).hexdigest() if key else ""
+    intake = services.Intake(channel=DEVICE, api_token_id=token.id, point=point, source_ip=client_ip(),
+                             idempotency_key=f"api:{token.id}:{key or services.new_request_key()}",
+                             fingerprint=fingerprint)
+    outcome = perform(lambda: services.receive(services.Submission(
+        rating=body.rating, nps=body.nps, comment=body.comment or "", categories=body.categories or []), intake))
+    if outcome.failed:
+        if isinstance(outcome.error, services.IdempotencyConflict):
+            raise ApiError(422, "idempotency_key_reused", str(outcome.error))
+        raise ApiError(422, "invalid", _("The data is invalid: see errors."), _service_errors(outcome.error))
     received = outcome.value
     response = jsonify(FeedbackCreated(id=received.feedback.id, query_code=received.query_code).model_dump())
     response.status_code = 201
@@ -262,18 +254,15 @@ def _limit() -> int:
 @token_required("read")
 def export_feedback():
     """Feedback in the order it arrived, a page at a time (keyset: pass next_cursor back as cursor)."""
-    try:
-        since, until = _parse_time("since"), _parse_time("until")
-        point_code = request.args.get("service_point")
-        include_spam = request.args.get("include_spam", "false")
-        if include_spam not in ("true", "false"):
-            raise ApiError(422, "invalid", _("include_spam is true or false."),
-                           [{"field": "include_spam", "message": _("Invalid value.")}])
-        page = stream.export_page(after_id=_cursor(request.args.get("cursor")), since=since, until=until,
-                                  point_code=point_code[:24] if point_code else None,
-                                  include_spam=include_spam == "true", limit=_limit())
-    except ApiError as exc:
-        return from_error(exc)
+    since, until = _parse_time("since"), _parse_time("until")
+    point_code = request.args.get("service_point")
+    include_spam = request.args.get("include_spam", "false")
+    if include_spam not in ("true", "false"):
+        raise ApiError(422, "invalid", _("include_spam is true or false."),
+                       [{"field": "include_spam", "message": _("Invalid value.")}])
+    page = stream.export_page(after_id=_cursor(request.args.get("cursor")), since=since, until=until,
+                              point_code=point_code[:24] if point_code else None,
+                              include_spam=include_spam == "true", limit=_limit())
     items = [FeedbackOut(**row).model_dump(mode="json") for row in page.rows]
     return jsonify(FeedbackPage(items=items, next_cursor=_next_cursor(page.next_after)).model_dump(mode="json"))
 

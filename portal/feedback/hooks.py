@@ -12,6 +12,7 @@ from portal.core.registry import register_demo_seeder
 from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
 from portal.feedback import api_bp, api_views, audit_trail, bp, demo, kiosk_bp, points_bp, services
 from portal.notify.registry import DigestItem, register_digest_section, register_kind
+from portal.web.bodylimit import limit_bodies
 from portal.web.nav import NavEntry, register_nav
 
 BLUEPRINTS = (bp, points_bp, kiosk_bp, api_bp)
@@ -31,6 +32,8 @@ def _digest(users, day) -> dict[int, list[DigestItem]]:
 def setup() -> None:
     audit_trail.register()
     register_api_blueprint(api_bp)
+    limit_bodies(kiosk_bp, "PORTAL_KIOSK_MAX_BODY_KB")  # a customer's form is a few KB
+    limit_bodies(api_bp, "PORTAL_API_MAX_BODY_KB")      # so is a terminal's submission
     for order, operation in enumerate(api_views.operations()):
         register_operation(operation, order=order)
     register_nav(NavEntry(_l("Customer feedback"), "feedback.index"), order=30)

@@ -48,7 +48,6 @@ def _large_arg(mode: dict) -> dict:
 
 
 def _form_context(point, staff_code, form: KioskForm, mode: dict, code: str, sig: str) -> dict:
-    form.categories.choices = [(c, c) for c in point.categories]
     spare = [codes.issue_form_token(code) for _ in range(SPARE_TOKENS)] if mode["tablet"] else []
     return dict(point=point, staff_code=staff_code, form=form, mode=mode, ratings=RATINGS, rating_labels=RATING_LABELS,
                 action=url_for("kiosk.form", code=code, sig=sig, **_mode_args(mode)), spare_tokens=spare,
@@ -73,13 +72,6 @@ def _read_token(form: KioskForm, code: str):
         return codes.read_form_token(form.form_token.data or "", code, max_age)
     except codes.BadFormToken:
         abort(400, description="form-token")
-
-
-@kiosk_bp.url_value_preprocessor
-def _small_bodies_only(endpoint, values):
-    """A customer's form is a few KB: refuse more before anything reads the body. (URL value preprocessors run
-    before every before_request function, and the CSRF check in one of those reads the form.)"""
-    request.max_content_length = current_app.config["PORTAL_KIOSK_MAX_BODY_KB"] * 1024
 
 
 @kiosk_bp.after_request

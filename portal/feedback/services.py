@@ -264,18 +264,22 @@ def kiosk_url(point: ServicePoint, staff_code: StaffCode | None = None) -> str:
     return base + kiosk_path(point, staff_code)
 
 
+def point_of_code(code: str) -> tuple[ServicePoint | None, StaffCode | None]:
+    """The point a kiosk code names, and the staff code when it is a clerk's ((None, None): neither)."""
+    code = (code or "")[:24].upper()
+    point = db.session.scalar(sa.select(ServicePoint).where(ServicePoint.code == code))
+    if point is not None:
+        return point, None
+    staff_code = db.session.scalar(sa.select(StaffCode).where(StaffCode.code == code))
+    return (staff_code.service_point, staff_code) if staff_code is not None else (None, None)
+
+
 def resolve_kiosk(code: str, sig: str) -> tuple[ServicePoint, StaffCode | None]:
     """The active point (and staff code) that a kiosk URL names, or NotFound for a forged, unknown, rotated or
     retired one."""
-    code = (code or "")[:24].upper()
-    staff_code = None
-    point = db.session.scalar(sa.select(ServicePoint).where(ServicePoint.code == code))
-    if point is None:
-        staff_code = db.session.scalar(sa.select(StaffCode).where(StaffCode.code == code))
-        if staff_code is None or not staff_code.active:
-            raise NotFound()
-        point = staff_code.service_point
-    if not point.active or not codes.signature_matches(point.qr_secret, code, sig):
+    point, staff_code = point_of_code(code)
+    if point is None or (staff_code is not None and not staff_code.active) or not point.active \
+            or not codes.signature_matches(point.qr_secret, (code or "")[:24].upper(), sig):
         raise NotFound()
     return point, staff_code
 

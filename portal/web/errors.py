@@ -99,8 +99,10 @@ def init_app(app) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(exc):
-        limit_mb = (app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
-        return render_error(413, _("The upload is too large (at most %(mb)d MB).", mb=limit_mb))
+        limit = request.max_content_length or 0  # this request's: a blueprint may set a smaller one (web.bodylimit)
+        if limit < 1024 * 1024:
+            return render_error(413, _("The body is too large: at most %(kb)d KB.", kb=limit // 1024))
+        return render_error(413, _("The upload is too large (at most %(mb)d MB).", mb=limit // (1024 * 1024)))
 
     @app.errorhandler(PermissionDenied)
     def permission_denied(exc):
