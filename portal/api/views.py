@@ -1,7 +1,7 @@
 """The OpenAPI document, and the administrators' page of API tokens (issue, list, revoke)."""
 from __future__ import annotations
 
-from flask import current_app, flash, jsonify, request, url_for
+from flask import flash, jsonify, request, url_for
 from flask_babel import gettext as _
 
 from portal.api import admin_bp, bp, services

@@ -29,8 +29,6 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -66,10 +64,7 @@ OFFLINE_NOISE = "net::ERR_INTERNET_DISCONNECTED"
 @pytest.fixture(scope="module")
 def kiosk(live_server) -> dict:
     """A service point with four category chips and 张三's staff code, in the live server's database."""
-    done = subprocess.run([sys.executable, "-m", "tests.e2e.seed_kiosk"], cwd=ROOT, env=live_server.env,
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return live_server.run_seed("tests.e2e.seed_kiosk")
 
 
 @pytest.fixture(scope="module")

@@ -13,15 +13,11 @@ names and codes, and the messages through the catalog (``translated``).
 """
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 
 import pytest
 from flask_babel import pgettext
 
 from tests.helpers import translated
-from tests.livesrv import ROOT
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -33,10 +29,7 @@ BASE = "/quality/documents"
 @pytest.fixture(scope="module")
 def seeded(live_server) -> dict:
     """Two documents of 客户投诉处理 (SV-04) in the live server's database (see seed_sop.py)."""
-    done = subprocess.run([sys.executable, "-m", "tests.e2e.seed_sop"], cwd=ROOT, env=live_server.env,
-                          capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
-    data = json.loads(done.stdout.strip().splitlines()[-1])
+    data = live_server.run_seed("tests.e2e.seed_sop")
     assert data["approval"]["status"] == "in_approval", data
     assert (data["history"]["old_status"], data["history"]["new_status"]) == ("superseded", "effective"), data
     return data

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from portal.core.errors import NotFound, PermissionDenied
-from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER
+from portal.core.roles import ADMIN
 from portal.extensions import db
 from portal.feedback import services
 from tests.feedback.helpers import make_point, make_staff_code, receive

@@ -12,7 +12,6 @@ from portal.core.errors import ServiceError
 from portal.core.types import utcnow
 from portal.extensions import db
 from portal.feedback import codes, services
-from portal.feedback.models import Feedback
 from portal.notify.models import Notification
 from tests.feedback.helpers import feedback_count, kiosk_path, make_point, open_form, receive, received
 from tests.helpers import HX, create_department, create_user, text

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from portal.extensions import db
-from portal.feedback.models import Feedback
 from tests.feedback.helpers import (feedback_count, kiosk_path, make_point, make_staff_code, open_form, query_code,
                                     received)
 from tests.helpers import HX, assert_full_page, assert_partial, audit, create_user, text

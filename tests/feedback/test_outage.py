@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from portal.core.roles import ADMIN
-from portal.extensions import db, rq
+from portal.extensions import db
 from portal.feedback.models import Feedback
 from portal.notify.models import SENT, Delivery, Notification
 from portal.notify.services import save_settings

@@ -344,7 +344,7 @@ def test_unknown_sizes_and_another_points_staff_code_are_404(org, client_for, he
     client = client_for(org.quality)
     other = make_point("KF02", org.department)
     base = f"/service-points/{org.point.id}"
-    for url in (f"{base}/poster-a3.pdf", "/service-points/posters-a3.pdf", f"/service-points/999999/poster-a4.pdf",
+    for url in (f"{base}/poster-a3.pdf", "/service-points/posters-a3.pdf", "/service-points/999999/poster-a4.pdf",
                 f"/service-points/{other.id}/poster-plate.pdf?staff={org.staff_code.id}",
                 f"/service-points/{other.id}/qr.svg?staff={org.staff_code.id}"):
         assert client.get(url, headers=headers).status_code == 404, url
