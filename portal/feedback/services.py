@@ -163,7 +163,8 @@ def get_point(actor: User, point_id: int) -> ServicePoint:
     404 for a head of another department (they may not know it exists)."""
     if not access.may_see_points(actor):
         raise PermissionDenied()
-    point = db.session.get(ServicePoint, point_id)
+    point = db.session.get(ServicePoint, point_id,  # its page lists the staff codes with their clerks
+                           options=[selectinload(ServicePoint.staff_codes).selectinload(StaffCode.user)])
     if point is None or not (access.may_manage_points(actor) or access.may_look_after_point(actor, point)):
         raise NotFound()
     return point
@@ -185,7 +186,7 @@ def list_points(actor: User, *, include_inactive: bool = True) -> list[ServicePo
 
 def active_points() -> list[ServicePoint]:
     return list(db.session.scalars(sa.select(ServicePoint).where(ServicePoint.active.is_(True))
-                                   .order_by(ServicePoint.code)))
+                                   .options(selectinload(ServicePoint.department)).order_by(ServicePoint.code)))
 
 
 def point_by_code(code: str) -> ServicePoint | None:
