@@ -44,5 +44,10 @@ user_moved = _signals.signal("user-moved", doc="A user changed department or pos
 
 #: sender: the User just deactivated; kwargs: actor
 user_deactivated = _signals.signal("user-deactivated", doc="A user was deactivated.")
+#: sender: the User just created or reactivated; kwargs: actor
+user_joined = _signals.signal("user-joined", doc="A user was created or reactivated.")
+#: sender: None; kwargs: changes (a list of (process_id, department_id, role before, role after)), actor
+matrix_changed = _signals.signal("matrix-changed", doc="Cells of the responsibility matrix changed.")
 
-ALL = (policy_published, objective_missed, document_effective, feedback_received, user_moved, user_deactivated)
+ALL = (policy_published, objective_missed, document_effective, feedback_received, user_moved, user_deactivated,
+       user_joined, matrix_changed)

@@ -19,7 +19,9 @@ ROOT = {"__init__", "domains", "cron", "cli", "devserver"}
 
 #: A domain's models are its own; another domain reaches them through its services. The exceptions: the
 #: organisation and the process list are what every record hangs off (foreign keys, joins, relationships).
-SHARED_MODELS = {"portal.org.models", "portal.processes.models"}
+#: Models every record may refer to: users and departments, processes, and controlled documents (training and
+#: corrective actions are about documents: their queries join the register, so it is shared, read-only by rule).
+SHARED_MODELS = {"portal.org.models", "portal.processes.models", "portal.sop.models"}
 
 
 def _unit(module: str) -> str | None:

@@ -23,6 +23,8 @@ MEANINGS = {
     "author": _l("Authored (编制)"),
     "obsolete": _l("Made obsolete (作废)"),
     "periodic_review": _l("Periodic review (定期评审)"),
+    "read_understood": _l("Read and understood (已阅读并理解)"),
+    "trainer_attest": _l("Trained and signed in the attendees (培训签到)"),
 }
 #: The most signatures one password entry may apply (bulk approval).
 MAX_BATCH = 50
@@ -92,14 +94,25 @@ def sign(signer, password: str, meaning: str, *, object_type: str, object_id, co
     return _write(signer, meaning, object_type, object_id, content_sha256, comment, ip)
 
 
+def sign_if(signer, password: str, meaning: str, *, object_type: str, object_id, content_sha256: str,
+            claim, comment: str = "") -> Signature | None:
+    """``sign()`` for something that may be signed only once: after the password check, ``claim()`` makes the
+    state change (a conditional UPDATE that a twin request waits on); the signature is written only when it
+    returns true, and None is returned otherwise (a double submit signs once). A wrong password claims nothing."""
+    ip = _check_password(signer, password, meaning, object_type=object_type, object_id=object_id)
+    if not claim():
+        return None
+    return _write(signer, meaning, object_type, object_id, content_sha256, comment, ip)
+
+
 def sign_many(signer, password: str, meaning: str, *, object_type: str, items: list[tuple[object, str]],
-              comment: str = "") -> list[Signature]:
+              comment: str = "", max_batch: int = MAX_BATCH) -> list[Signature]:
     """One password entry, one signature row per ``(object_id, content_sha256)`` in ``items`` (at most
     MAX_BATCH). A wrong password signs none of them."""
     if not items:
         raise ServiceError((None, _("Choose at least one item to sign.")))
-    if len(items) > MAX_BATCH:
-        raise ServiceError((None, _("At most %(n)d items can be signed at once.", n=MAX_BATCH)))
+    if len(items) > max_batch:
+        raise ServiceError((None, _("At most %(n)d items can be signed at once.", n=max_batch)))
     ip = _check_password(signer, password, meaning, object_type=object_type,
                          object_id=",".join(str(i) for i, _h in items)[:64])
     return [_write(signer, meaning, object_type, object_id, digest, comment, ip) for object_id, digest in items]

@@ -249,6 +249,7 @@ def create_user(actor: User, data: UserData, password: str | None = None) -> tup
         set_password(user, password, must_change=False)
     db.session.flush()
     record("user.create", user, actor=actor, after=_user_snapshot(user))
+    signals.user_joined.send(user, actor=actor)
     return user, temp
 
 
@@ -288,6 +289,8 @@ def set_user_active(actor: User, user: User, active: bool) -> User:
     record("user.activate" if active else "user.deactivate", user, actor=actor)
     if not active:
         signals.user_deactivated.send(user, actor=actor)
+    else:
+        signals.user_joined.send(user, actor=actor)
     return user
 
 

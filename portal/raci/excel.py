@@ -14,6 +14,7 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
+from portal import signals
 from portal.audit.services import record
 from portal.core.errors import Conflict, ServiceError
 from portal.core.types import utcnow
@@ -238,6 +239,8 @@ def apply(actor: User, import_id: int) -> tuple[PendingImport, ImportPlan | None
     if plan.changes:
         db.session.add(RaciRevision(actor_id=actor.id, source="import", changes=len(plan.changes)))
         db.session.flush()
+        signals.matrix_changed.send(None, changes=[(c["process_id"], c["department_id"], c["before"], c["after"])
+                                                   for c in plan.changes], actor=actor)
     mark_applied(pending, {"changes": len(plan.changes), "version": matrix_version()})
     record("raci_import.apply", pending, actor=actor, extra={"changes": len(plan.changes)})
     return pending, plan

@@ -27,6 +27,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
+from portal import signals
 from portal.audit.services import events_for, record
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
 from portal.core.types import utcnow
@@ -264,6 +265,8 @@ def set_cell(actor: User, process_id: int, department_id: int, role: str | None,
                                   "Reload the matrix to see it.", process=process.name)))
     db.session.add(RaciRevision(actor_id=actor.id, source="cell", changes=len(changes)))
     db.session.flush()
+    signals.matrix_changed.send(None, changes=[(c.process_id, c.department_id, c.before, c.after) for c in changes],
+                                actor=actor)
     return changes
 
 

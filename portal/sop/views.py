@@ -13,6 +13,7 @@ from portal.sop.access import (is_approver, is_controller, is_reviewer, may_auth
 from portal.sop.forms import (ApproveForm, BulkApproveForm, CopyForm, CopyReturnForm, DocumentForm,
                               ExternalEditionForm, NewVersionForm, ObsoleteForm, ReturnForm, ReviewerForm, SignForm,
                               VersionForm)
+from portal.sop.registry import panels_for
 from portal.sop.models import (CONFIDENTIALITY_LABELS, DOC_TYPES, DRAFT, EFFECTIVE, IN_APPROVAL, IN_REVIEW,
                                STATUS_LABELS, TYPE_LABELS)
 from portal.web.access import acting_user
@@ -103,7 +104,8 @@ def _version_context(document, version, **forms) -> dict:
                    meanings=MEANINGS, can_author=may_author(actor, document),
                    can_copies=may_manage_copies(actor, document), can_history=may_see_history(actor),
                    copies=services.copies_of(document) if may_manage_copies(actor, document) else [],
-                   open_version=services.open_version(document), confidentiality_labels=CONFIDENTIALITY_LABELS)
+                   open_version=services.open_version(document), confidentiality_labels=CONFIDENTIALITY_LABELS,
+                   panels=panels_for(document, version, actor))
     if version is None:
         return context | forms
     fingerprint = version.content_sha256

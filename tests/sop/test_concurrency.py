@@ -35,7 +35,7 @@ from portal.org.models import User
 from portal.sop import jobs, services
 from portal.sop.models import APPROVED, EFFECTIVE, IN_APPROVAL, OBSOLETE, SUPERSEDED, Document, DocumentVersion
 from tests.helpers import DEFAULT_PASSWORD, client_for, translated
-from tests.sop.helpers import (
+from tests.documents import (
     effective_document,
     make_effective,
     next_version,

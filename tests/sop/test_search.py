@@ -20,7 +20,7 @@ from portal.sop import search, services
 from portal.sop.access import may_read_version
 from portal.sop.models import DocumentSearch
 from tests.helpers import DEFAULT_PASSWORD, HX, assert_full_page, assert_partial, count_queries
-from tests.sop.helpers import effective_document, make_effective, next_version, register
+from tests.documents import effective_document, make_effective, next_version, register
 
 LIST = "/quality/documents/"
 #: 投诉 and 退款 in the body; the title (柜面服务规范) has neither.

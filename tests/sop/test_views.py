@@ -11,7 +11,7 @@ from portal.esign.models import Signature
 from portal.extensions import db
 from portal.sop.models import EFFECTIVE, IN_APPROVAL, SUPERSEDED, DocumentVersion
 from tests.helpers import (assert_page, count, field_has_error, msg, plain, reloaded, text)
-from tests.sop.helpers import awaiting_approval, BODY, effective_document, make_effective, next_version, register
+from tests.documents import awaiting_approval, BODY, effective_document, make_effective, next_version, register
 from portal.sop import services
 
 pytestmark = pytest.mark.usefixtures("app")

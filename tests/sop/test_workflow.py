@@ -17,7 +17,7 @@ from portal.sop import content, services
 from portal.sop.models import (APPROVED, DRAFT, EFFECTIVE, IN_APPROVAL, IN_REVIEW, OBSOLETE, SUPERSEDED,
                                ControlledCopy, DocumentVersion, SignedContentChanged)
 from tests.helpers import DEFAULT_PASSWORD, audit, count, reloaded
-from tests.sop.helpers import awaiting_approval, BODY, effective_document, make_effective, next_version, register, review_all
+from tests.documents import awaiting_approval, BODY, effective_document, make_effective, next_version, register, review_all
 
 
 def _signatures(version) -> list[Signature]:

@@ -1,4 +1,5 @@
-"""Helpers of the document-control tests: documents driven through the services, as people would."""
+"""Controlled documents driven through the document-control services, as people would: shared by the tests of
+every domain that needs an effective document (document control, training)."""
 from __future__ import annotations
 
 from datetime import date
