@@ -250,10 +250,9 @@ def run_ladder(today: date | None = None) -> dict:
         if climbed:
             _notify_quality_managers(climbed, today, qm_days)
         result["quality_manager"] = len(climbed)
+    db.session.expire_all()  # the UPDATEs went around the session
     if any(v for k, v in result.items() if k != "workday"):
-        db.session.expire_all()
-        record("training.ladder", actor=None, object_type="training_ladder", object_id=today.isoformat(),
-               extra={**result, "day": today.isoformat()})
+        record("training.ladder", actor=None, extra={**result, "day": today.isoformat()})
     db.session.flush()
     return result
 
