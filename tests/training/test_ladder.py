@@ -159,6 +159,17 @@ def test_a_late_first_run_fires_every_step_reached_once(org, doc):
     assert len(_notes(ladder.KIND_ESCALATED)) == 2
 
 
+def test_a_person_with_several_overdue_trainings_gets_one_notification(org, doc):
+    second = effective_document(org.author, org, title="投诉回访规范")
+    _add_people(second, org, org.employee)
+    _due(doc, date(2025, 9, 26), users=[org.employee])
+    _due(second, date(2025, 9, 26), users=[org.employee])
+    assert ladder.run_ladder(date(2025, 9, 29))["employee"] == 2
+    [note] = _notes(ladder.KIND_OVERDUE, org.employee)
+    assert note.link == "/training/" and "2" in note.title
+    assert doc.code in note.body and second.code in note.body
+
+
 def test_an_overridden_day_off_sends_nothing(org, doc, admin):
     _due(doc, date(2025, 9, 26))
     set_override(admin, date(2025, 9, 29), False, "停电")
@@ -231,7 +242,7 @@ def test_the_sweep_closes_the_open_assignments_of_an_obsolete_document(org, doc)
     services.sign_off(org.employee, mine.id, password=DEFAULT_PASSWORD, understood=True)
     open_before = len(assignments(doc, status=OPEN))
     sop_services.make_obsolete(sop_services.approver_of(doc), doc, DEFAULT_PASSWORD, "业务取消")
-    result = jobs.overdue_ladder(date.today().isoformat())
+    result = jobs.overdue_ladder(services.local_today().isoformat())
     assert result["closed_obsolete"] == open_before
     assert assignments(doc, status=OPEN) == []
     closed = assignments(doc, status=NOT_APPLICABLE)
@@ -240,7 +251,7 @@ def test_the_sweep_closes_the_open_assignments_of_an_obsolete_document(org, doc)
     [event] = [e for e in audit("training.not_applicable") if e.object_type == "sop_document"
                and e.object_id == str(doc.id)]
     assert event.summary["count"] == open_before and event.actor_id is None
-    assert jobs.overdue_ladder(date.today().isoformat())["closed_obsolete"] == 0
+    assert jobs.overdue_ladder(services.local_today().isoformat())["closed_obsolete"] == 0
 
 
 def test_the_sweep_also_closes_a_document_without_an_effective_version(org, doc):
