@@ -7,7 +7,7 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
-from portal.audit.registry import register_action_labels, register_object_type
+from portal.audit.registry import register_action_labels, register_field_labels, register_object_type
 from portal.extensions import db
 from portal.org.models import User
 from portal.sop.models import Document
@@ -65,6 +65,9 @@ def register() -> None:
         "kind": lazy_pgettext("audit field", "Rule"), "position_id": lazy_pgettext("audit field", "Position"),
         "user_id": lazy_pgettext("audit field", "Employee"), "document_id": _l("Controlled document"),
     }, values={"user_id": "user", "document_id": "sop_document"})
+    # The quiz's events are recorded on its document version (sop's object type): its fields are named here.
+    register_field_labels({"questions": lazy_pgettext("audit field", "Questions"),
+                           "pass_mark": lazy_pgettext("audit field", "Pass mark")})
     register_object_type("training_quiz_attempt", _l("Training quiz attempt"), resolve=_attempts, fields=fields)
     register_object_type("training_type_setting", _l("Training settings of a document type"), fields={
         "enabled": lazy_pgettext("audit field", "Trained"), "due_days": lazy_pgettext("audit field", "Days to complete"),

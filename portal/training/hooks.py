@@ -8,7 +8,8 @@ from flask_babel import lazy_gettext as _l
 from portal import signals
 from portal.notify.registry import register_kind
 from portal.sop.registry import register_document_panel
-from portal.training import audit_trail, bp, ladder, matrix, pages, qualifications, services, sessions
+from portal.core.registry import register_demo_seeder
+from portal.training import audit_trail, bp, demo, ladder, matrix, pages, qualifications, services, sessions
 from portal.web.nav import NavEntry, register_nav
 
 BLUEPRINTS = (bp,)
@@ -25,5 +26,6 @@ def setup() -> None:
     signals.user_moved.connect(services.on_user_moved)
     signals.user_deactivated.connect(services.on_user_deactivated)
     signals.matrix_changed.connect(services.on_matrix_changed)
+    register_demo_seeder("training", demo.seed_training, order=60)
     for part in (matrix, sessions, qualifications, ladder):
         part.register()
