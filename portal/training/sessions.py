@@ -135,7 +135,7 @@ def open_assignee_ids(document_ids: list[int], department_id: int) -> list[int]:
     if not document_ids or not department_id:
         return []
     return list(db.session.scalars(
-        sa.select(sa.distinct(TrainingAssignment.user_id)).join(User, User.id == TrainingAssignment.user_id)
+        sa.select(TrainingAssignment.user_id).distinct().join(User, User.id == TrainingAssignment.user_id)
         .where(TrainingAssignment.document_id.in_(document_ids), TrainingAssignment.status == OPEN,
                TrainingAssignment.current.is_(True), User.department_id == department_id, User.active.is_(True))
         .order_by(TrainingAssignment.user_id)))
