@@ -36,7 +36,8 @@ def _choices(form: SessionForm, actor) -> SessionForm:
     departments = [(d.id, d.name) for d in sessions.department_choices(actor)]
     form.department_id.choices = (none if sessions.organising_department_ids(actor) is None else []) + departments
     form.fill_department_id.choices = none + departments
-    form.document_ids.choices = [(d.id, f"{d.code} {d.title}") for d in sessions.document_choices()]
+    form.document_ids.choices = [(d.id, f"{d.code} {d.title}", {"translate": "no"})  # codes and titles are data
+                                 for d in sessions.document_choices()]
     form.attendee_ids.choices = [(u.id, f"{u.display_name}（{u.department.name if u.department else ''}）")
                                  for u in sessions.invitable_users(actor)]
     return form

@@ -368,3 +368,24 @@ def test_every_session_action_has_words_in_the_audit_trail(org, docs, trainer, a
             assert action_label(code) != code
         resolved = object_types.get("training_session").resolve([session.id])
         assert resolved[session.id][1] == f"/training/sessions/{session.id}"
+
+
+def test_the_demo_sessions_are_made_once(app):
+    from portal.core.registry import demo_seeders
+
+    for seeder in demo_seeders:
+        if seeder.key != "notifications":
+            seeder.fn()
+    db.session.commit()
+    made = list(db.session.scalars(sa.select(TrainingSession).order_by(TrainingSession.starts_at)))
+    assert len(made) == 4
+    past, upcoming = made[:3], made[3]
+    assert all(any(a.attended_at for a in s.attendees) for s in past)
+    assert not any(a.attended_at for a in upcoming.attendees) and upcoming.starts_at > utcnow()
+    completed = count(SessionAttendee, SessionAttendee.attended_at.is_not(None))
+    signatures = count(Signature, Signature.meaning == "trainer_attest")
+    assert signatures == completed
+    done_here = [a for s in past for a in assignments(None, status=DONE) if a.session_id == s.id]
+    assert done_here, "signing the demo's attendees in completed some of their assignments"
+    assert [s.fn() for s in demo_seeders if s.key == "training_sessions"] == [0]
+    assert count(TrainingSession) == 4 and count(Signature, Signature.meaning == "trainer_attest") == signatures
