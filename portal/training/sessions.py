@@ -402,9 +402,11 @@ class SessionRow:
 @dataclass
 class SessionPage:
     rows: list[SessionRow]
-    total: int
-    page: int
-    pages: int
+    pagination: object  # Flask-SQLAlchemy's Pagination (page, pages, total, iter_pages)
+
+    @property
+    def total(self) -> int:
+        return self.pagination.total if self.pagination is not None else 0
 
 
 def _visible(actor) -> sa.ColumnElement:
@@ -419,7 +421,7 @@ def _visible(actor) -> sa.ColumnElement:
 def list_sessions(actor, filters: SessionFilters) -> SessionPage:
     """The sessions the actor may see: upcoming (not yet ended) soonest first, past ones latest first."""
     if not _active(actor):
-        return SessionPage([], 0, 1, 1)
+        return SessionPage([], None)
     query = sa.select(TrainingSession).where(_visible(actor))
     if filters.department_id:
         query = query.where(TrainingSession.department_id == filters.department_id)
@@ -431,20 +433,18 @@ def list_sessions(actor, filters: SessionFilters) -> SessionPage:
                                                                    TrainingSession.id.desc())
     else:
         query = query.order_by(TrainingSession.starts_at.desc(), TrainingSession.id.desc())
-    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery())) or 0
-    pages = max(1, -(-total // PER_PAGE))
-    page = min(max(1, filters.page), pages)
-    sessions = list(db.session.scalars(query.options(selectinload(TrainingSession.trainer),
-                                                     selectinload(TrainingSession.department),
-                                                     selectinload(TrainingSession.documents))
-                                       .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
+    pagination = db.paginate(query.options(selectinload(TrainingSession.trainer),
+                                           selectinload(TrainingSession.department),
+                                           selectinload(TrainingSession.documents)),
+                             page=max(1, filters.page), per_page=PER_PAGE, error_out=False)
+    sessions = list(pagination.items)
     counts = {}
     if sessions:
         counts = {r.session_id: (r.invited, r.signed) for r in db.session.execute(
             sa.select(SessionAttendee.session_id, sa.func.count().label("invited"),
                       sa.func.count(SessionAttendee.attended_at).label("signed"))
             .where(SessionAttendee.session_id.in_([s.id for s in sessions])).group_by(SessionAttendee.session_id))}
-    return SessionPage([SessionRow(s, *counts.get(s.id, (0, 0))) for s in sessions], total, page, pages)
+    return SessionPage([SessionRow(s, *counts.get(s.id, (0, 0))) for s in sessions], pagination)
 
 
 def list_departments(actor) -> list[Department]:

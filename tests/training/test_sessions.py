@@ -389,3 +389,19 @@ def test_the_demo_sessions_are_made_once(app):
     assert done_here, "signing the demo's attendees in completed some of their assignments"
     assert [s.fn() for s in demo_seeders if s.key == "training_sessions"] == [0]
     assert count(TrainingSession) == 4 and count(Signature, Signature.meaning == "trainer_attest") == signatures
+
+
+def test_the_list_pages(org, docs, trainer, client_for, monkeypatch):
+    monkeypatch.setattr(sessions, "PER_PAGE", 1)
+    older = sessions.create_session(org.qm, _fields(org, trainer, [docs[0]], [org.employee],
+                                                    starts=utcnow() - timedelta(days=2)))
+    newer = sessions.create_session(org.qm, _fields(org, trainer, [docs[0]], [org.employee]))
+    db.session.commit()
+    client = client_for(org.qm)
+    first = client.get("/training/sessions").get_data(as_text=True)
+    assert f"/training/sessions/{newer.id}\"" in first and f"/training/sessions/{older.id}\"" not in first
+    assert "page=2" in first
+    second = client.get("/training/sessions?page=2").get_data(as_text=True)
+    assert f"/training/sessions/{older.id}\"" in second and f"/training/sessions/{newer.id}\"" not in second
+    beyond = client.get("/training/sessions?page=99")
+    assert beyond.status_code == 200 and 'id="no-sessions"' in beyond.get_data(as_text=True)
