@@ -8,7 +8,7 @@ from portal.training import bp, sessions
 from portal.training.session_forms import SessionForm, SignInForm, local_input
 from portal.web.access import acting_user
 from portal.web.downloads import send_download
-from portal.web.htmx import arg_int, redirect_to, render
+from portal.web.htmx import arg_int, redirect_to, render, wants_partial
 from portal.web.submit import FAILED, form_status, perform, submit
 
 WHEN_CHOICES = ("", sessions.UPCOMING, sessions.PAST)
@@ -128,6 +128,8 @@ def session_sign(session_id: int):
               "success")
     else:
         flash(_("They were already signed in: nothing changed."), "info")
+    if not wants_partial():
+        return redirect_to(url_for("training.session_detail", session_id=session_id))
     return _detail(session_id, SignInForm())
 
 

@@ -122,8 +122,8 @@ def test_signing_someone_twice_does_nothing_the_second_time(org, docs, trainer, 
     db.session.commit()
     client = client_for(trainer)
     data = {"attendees": [org.employee.id], "password": DEFAULT_PASSWORD}
-    first = client.post(f"/training/sessions/{session.id}/sign", data=data, headers=HX)
-    assert first.status_code == 200
+    first = client.post(f"/training/sessions/{session.id}/sign", data=data)
+    assert first.status_code == 303 and first.headers["Location"].endswith(f"/training/sessions/{session.id}")
     signed_at = reloaded(session).attendees[0].attended_at
     second = client.post(f"/training/sessions/{session.id}/sign", data=data, headers=HX)
     assert second.status_code == 200
