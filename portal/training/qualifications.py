@@ -689,6 +689,7 @@ def send_expiry_reminders(day: date) -> int:
         head = person.department.head if person.department is not None else None
         key = f"qualification.expiry:{certificate.id}:{step}"
         recipients = [u for u in (person, head) if u is not None and u.active]
+        recipients = list({u.id: u for u in recipients}.values())  # a head holding the certificate: once
         done = already_notified(key, [u.id for u in recipients])
         expires = certificate.expires_on.isoformat()
         for recipient in recipients:
