@@ -3,7 +3,7 @@ counter, service and hotline positions, and certificates for the people in them,
 is seeded: most valid, a few expiring within 60 days, exactly one expired, and a few missing, so that the
 position × person view, the reminders and the heads' to-dos have something to show.
 
-Idempotent: types are looked up by name, links by (position, type), certificates by (type, number); a
+Idempotent: types are looked up by name, links by (position, type), certificates by (person, type); a
 second run adds nothing. Runs after the organisation (order 60); without it there is nothing to link.
 """
 from __future__ import annotations
@@ -19,13 +19,14 @@ from portal.sop.services import add_months
 from portal.training.models import Certificate, QualificationType
 from portal.workcal.services import local_today
 
-#: name, validity in months, description, issuer, number prefix, [(department code, position)]
+#: name, validity in months, description, issuer, number prefix (digits: numbers are shown as they are, and
+#: the interface has no Latin words), [(department code, position)]
 TYPES = [
-    ("上岗证", 36, "柜面及客服岗位上岗资格证书", "本行人力资源部", "SGZ",
+    ("上岗证", 36, "柜面及客服岗位上岗资格证书", "本行人力资源部", "11",
      [("OPS", "柜员"), ("KF", "客服专员"), ("KF", "大堂经理"), ("KF-HL", "热线坐席")]),
-    ("反洗钱培训合格证", 12, "反洗钱与反恐怖融资年度培训考试合格证书", "本行合规部", "FXQ",
+    ("反洗钱培训合格证", 12, "反洗钱与反恐怖融资年度培训考试合格证书", "本行合规部", "22",
      [("OPS", "柜员"), ("OPS", "运营专员"), ("KF", "大堂经理")]),
-    ("急救证", 24, "红十字会救护员证", "市红十字会", "JJZ", [("KF", "大堂经理")]),
+    ("急救证", 24, "红十字会救护员证", "市红十字会", "33", [("KF", "大堂经理")]),
 ]
 
 #: Days left before expiry for the certificates that are not simply valid: (username, type) → days
@@ -74,13 +75,13 @@ def seed_qualifications() -> int:
         for n, user in enumerate(holders, start=1):
             if (user.username, name) in MISSING:
                 continue
-            number = f"{prefix}-DEMO-{user.username}"
             if db.session.scalar(sa.select(Certificate.id).where(Certificate.type_id == qualification_type.id,
-                                                                 Certificate.number == number)) is not None:
+                                                                 Certificate.user_id == user.id)) is not None:
                 continue
             left = SPECIAL.get((user.username, name), 90 + (37 * n) % 240)
             expires_on = today + timedelta(days=left)
             issued_on = add_months(expires_on, -months)
+            number = f"{prefix}{issued_on.year}{user.id:06d}"
             certificate = Certificate(user_id=user.id, type_id=qualification_type.id, number=number, issuer=issuer,
                                       issued_on=issued_on, expires_on=expires_on, created_by_id=admin.id if admin else user.id)
             db.session.add(certificate)
