@@ -47,6 +47,7 @@ from portal.workcal.services import local_today
 
 KIND_EXPIRY = "qualification.expiry"
 METRIC_KEY = "training.qualification_coverage"
+DEPARTMENT_METRIC_KEY = "training.qualification_coverage_department"
 BASE_PATH = "/training/qualifications"
 #: A valid certificate expiring within this many days is "expiring" (the view, the reminders).
 EXPIRING_DAYS = 60
@@ -637,6 +638,11 @@ def coverage_metric(start: date, end: date) -> float | None:
     return coverage(None, end)
 
 
+def department_coverage_metric(start: date, end: date, department_id: int | None = None) -> float | None:
+    """The per-department objectives metric: the objective's department's coverage as of the period's last day."""
+    return coverage(department_id, end)
+
+
 # -- expiry: reminders and to-dos -----------------------------------------------------------------
 def _renewed():
     """A certificate with a later one of the same person and type that is not withdrawn: no reminder, no to-do."""
@@ -747,12 +753,12 @@ def register() -> None:
     from portal.notify.registry import register_kind
     from portal.objectives.registry import register_metric
     from portal.training import qualification_audit, qualification_demo, qualification_jobs
-    from portal.web.nav import NavEntry, register_nav
 
     qualification_audit.register()
-    register_nav(NavEntry(_l("Qualifications"), "training.qualifications"), order=62)
     register_kind(KIND_EXPIRY, _l("Qualifications about to expire"))
     register_metric(METRIC_KEY, _l("Qualification coverage (%)"), coverage_metric)
+    register_metric(DEPARTMENT_METRIC_KEY, _l("Qualification coverage of the department (%)"),
+                    department_coverage_metric, per_department=True)
     register_todo_provider("training.qualifications", _todos, order=45)
     # 07:30 Asia/Shanghai (rq cron runs with TZ=Asia/Shanghai).
     register_cron("qualification_expiry", qualification_jobs.expiry_reminders, cron="30 7 * * *")

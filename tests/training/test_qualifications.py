@@ -399,6 +399,10 @@ def test_coverage(qual):
     assert metric is not None and metric.fn(today - timedelta(days=30), today) == 40.0
     # as of a later end, the 急救证 has expired; as of an earlier one, the employee's 上岗证 was still valid
     assert metric.fn(today, today + timedelta(days=21)) == 20.0
+    per_department = get_metric(q.DEPARTMENT_METRIC_KEY)
+    assert per_department.per_department
+    assert per_department.compute(today - timedelta(days=30), today, qual.depts["KF"].id) == 50.0
+    assert per_department.compute(today - timedelta(days=30), today, qual.depts["YY"].id) == 0.0
     assert q.coverage(None, today - timedelta(days=1)) == 60.0
     # a withdrawn certificate covers nothing; a deactivated type is required of nobody
     lobby_licence = db.session.scalar(sa.select(Certificate).where(Certificate.number == "SG-L"))
