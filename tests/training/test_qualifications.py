@@ -179,6 +179,25 @@ def test_the_head_records_a_certificate_once_per_form(qual, client_for):
     assert len(audit("qualification.certificate_add")) == 1
 
 
+def test_a_twin_request_that_lost_the_race_returns_the_first_certificate(qual, monkeypatch):
+    """The twin checked for the key before the first committed: its insert hits the unique key, and it answers
+    with the first one's certificate (no error, no second row, one audit event)."""
+    first = q.add_certificate(qual.qm, qual.employee.id, fields(qual.licence.id, "SG-RACE"), request_key="k" * 20,
+                              today=DAY)
+    real = q._certificate_with_key
+    calls = []
+
+    def not_yet_visible(key):
+        calls.append(key)
+        return None if len(calls) == 1 else real(key)
+
+    monkeypatch.setattr(q, "_certificate_with_key", not_yet_visible)
+    twin = q.add_certificate(qual.qm, qual.employee.id, fields(qual.licence.id, "SG-RACE-2"), request_key="k" * 20,
+                             today=DAY)
+    assert twin.id == first.id and len(calls) == 2
+    assert count(Certificate) == 1 and len(audit("qualification.certificate_add")) == 1
+
+
 def test_a_bad_date_is_a_form_error(qual, client_for):
     client = client_for(qual.qm)
     response = client.post(f"/training/qualifications/people/{qual.employee.id}/new", headers=HX,
@@ -245,12 +264,17 @@ def test_who_may_enter_see_and_withdraw_certificates(qual, client_for):
     ("photo.jpeg", png_bytes(fmt="JPEG"), "image/jpeg"),
     ("named-wrong.pdf", png_bytes(fmt="JPEG"), "image/jpeg"),
 ])
-def test_scans_are_typed_by_their_content(qual, name, data, mime):
+def test_scans_are_typed_by_their_content(app, qual, name, data, mime):
+    import hashlib
+    import os
+
     certificate = add(qual.qm, qual.employee, qual.licence, "SG-1", upload=(name, data))
-    assert certificate.scan_mime_type == mime and certificate.scan_name
+    assert certificate.scan_mime_type == mime and certificate.scan_sha256 == hashlib.sha256(data).hexdigest()
+    stored_at = os.path.join(app.instance_path, "qualifications", certificate.scan_name)
+    assert os.path.isfile(stored_at) and name not in stored_at
     assert certificate.scan_display_name.endswith({"application/pdf": ".pdf", "image/png": ".png",
                                                    "image/jpeg": ".jpg"}[mime])
-    stored, body = q.scan_of(qual.employee, certificate.id)
+    _certificate, body = q.scan_of(qual.employee, certificate.id)
     assert body == data
 
 
