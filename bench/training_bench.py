@@ -224,6 +224,7 @@ def phase_page(url: str, reps: int) -> dict:
         active[0] = False
         assert response.status_code == 200
         queries.append(len(statements))
+    render_statements = list(statements)
     filtered = []
     for query in ({"status": "overdue"}, {"position": 1, "type": "instruction"}):
         statements.clear()
@@ -232,7 +233,7 @@ def phase_page(url: str, reps: int) -> dict:
         client.get("/training/matrix", query_string=query, headers={"HX-Request": "true"})
         filtered.append((query, len(statements), (time.perf_counter() - start) * 1000))
         active[0] = False
-    return {"times": times, "queries": queries, "bytes": len(body), "statements": list(statements),
+    return {"times": times, "queries": queries, "bytes": len(body), "statements": render_statements,
             "rows": body.count('<tr id="person-'), "cells": body.count('<td class="text-center'),
             "filtered": filtered}
 
@@ -347,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     for query, n, ms in page["filtered"]:
         print(f"  filtered {query}: {n} queries, {ms:.0f} ms")
     print("  statements of a render: " + " | ".join(s[:60] for s in page["statements"]))
-    print(f"GET /training/matrix/export.xlsx as an administrator (the whole company):")
+    print("GET /training/matrix/export.xlsx as an administrator (the whole company):")
     print(f"  {export['seconds']:.1f} s to the last byte (first byte after {export['first_byte']:.1f} s), "
           f"{export['bytes'] / 1024 / 1024:.1f} MB workbook, streamed: {export['streamed']}, "
           f"{n_rows:,} rows × {n_cols} columns")

@@ -435,14 +435,14 @@ def _workbook_chunks(scope: list[int] | None, today: date) -> Iterator[bytes]:
     for n in range(len(columns)):
         sheet.column_dimensions[get_column_letter(5 + n)].width = 14
     sheet.freeze_panes = "E3"
-    fixed = [_("Department"), _("Username"), _("Name"), _("Position")]
+    fixed = [_("Department"), _("Username"), pgettext("training matrix", "Name"), _("Position")]
     sheet.append([_text(sheet, v) for v in fixed + [c.code for c in columns]])
     sheet.append(["", "", "", ""] + [_text(sheet, f"{c.title} v{c.version_label}") for c in columns])
     for department, username, name, position, cells in _export_rows(scope, columns, today):
         sheet.append([_text(sheet, department), _text(sheet, username), _text(sheet, name), _text(sheet, position)]
                      + [_cell_text(cells.get(c.id, NOT_REQUIRED)) for c in columns])
     legend = workbook.create_sheet(_("Legend"))
-    legend.append([_("Mark"), _("Meaning")])
+    legend.append([pgettext("training matrix", "Mark"), pgettext("training matrix", "Meaning")])
     explanations = {
         CELL_DONE: _("Done, with the completion date"),
         CELL_PENDING: _("Pending, with the due date"),

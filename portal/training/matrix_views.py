@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from flask import Response, flash, request, stream_with_context, url_for
-from flask_babel import gettext as _
+from flask_babel import pgettext
 
 from portal.training import bp
 from portal.training import matrix as services
@@ -42,5 +42,6 @@ def record_pdf(user_id: int):
         flash(outcome.message, "danger")
         return redirect_to(url_for("training.matrix"))
     person, data = outcome.value
-    return send_download(data, f"{person.display_name}-{_('Training record')}.pdf", f"training-record-{person.id}.pdf",
+    title = pgettext("training record", "Training record")
+    return send_download(data, f"{person.display_name}-{title}.pdf", f"training-record-{person.id}.pdf",
                          "application/pdf")
