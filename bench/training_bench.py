@@ -234,7 +234,7 @@ def phase_page(url: str, reps: int) -> dict:
         filtered.append((query, len(statements), (time.perf_counter() - start) * 1000))
         active[0] = False
     return {"times": times, "queries": queries, "bytes": len(body), "statements": render_statements,
-            "rows": body.count('<tr id="person-'), "cells": body.count('<td class="text-center'),
+            "rows": body.count('<tr id="person-'), "cells": body.count('<td class='),
             "filtered": filtered}
 
 

@@ -94,7 +94,7 @@ def register() -> None:
 
 
 # -- what the grid is made of ---------------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Cell:
     state: str
     assignment_id: int | None = None
@@ -102,10 +102,10 @@ class Cell:
     due_on: date | None = None
     completed_on: date | None = None
     reason: str = ""
-
-    @property
-    def mark(self) -> str:
-        return str(CELL_MARKS[self.state])
+    #: Filled by :class:`Words` for the page: the mark, the date shown and the title, in the user's language.
+    mark: str = ""
+    day: str = ""
+    title: str = ""
 
     @property
     def label(self) -> str:
@@ -123,30 +123,49 @@ class Cell:
         return None
 
     @property
-    def day(self) -> date | None:
+    def shown_day(self) -> date | None:
         """The date the cell shows: completion for done, the due date for open ones."""
         if self.state == CELL_DONE:
             return self.completed_on
         return self.due_on if self.state in (CELL_PENDING, CELL_OVERDUE) else None
 
-    def describe(self, person: str, document: str) -> str:
-        """The cell's title and accessible name: who, which document, the state and its dates."""
-        if self.state == CELL_DONE:
-            detail = _("completed %(day)s, version %(version)s", day=_iso(self.completed_on),
-                       version=self.version_label)
-        elif self.state in (CELL_PENDING, CELL_OVERDUE):
-            detail = _("due %(day)s, version %(version)s", day=_iso(self.due_on), version=self.version_label)
-        elif self.state == CELL_WAIVED:
-            detail = self.reason
-        elif self.assignment_id is not None:
-            detail = self.reason or _("not applicable")
+
+class Words:
+    """The cells' words, translated once per grid (a catalog lookup per cell costs more than the cell)."""
+
+    def __init__(self) -> None:
+        self.labels = {state: str(label) for state, label in CELL_LABELS.items()}
+        self.marks = {state: str(mark) for state, mark in CELL_MARKS.items()}
+        self.done = _("completed %(day)s, version %(version)s")
+        self.due = _("due %(day)s, version %(version)s")
+        self.not_applicable = _("not applicable")
+
+    def dress(self, cell: Cell) -> Cell:
+        """Set the cell's mark, shown date and title: the state and its dates, e.g. "已完成 · 2026-05-01 完成"."""
+        day = cell.shown_day
+        cell.mark, cell.day = self.marks[cell.state], _iso(day)
+        if cell.state == CELL_DONE:
+            detail = self.done % {"day": cell.day, "version": cell.version_label}
+        elif cell.state in (CELL_PENDING, CELL_OVERDUE):
+            detail = self.due % {"day": cell.day, "version": cell.version_label}
+        elif cell.state == CELL_WAIVED:
+            detail = cell.reason
+        elif cell.assignment_id is not None:
+            detail = cell.reason or self.not_applicable
         else:
             detail = ""
-        text = f"{person} · {document}: {self.label}"
-        return f"{text} ({detail})" if detail else text
+        label = self.labels[cell.state]
+        cell.title = f"{label} · {detail}" if detail else label
+        return cell
+
+    def text(self, cell: Cell) -> str | None:
+        """The cell in the workbook: the mark and the date; None (an empty cell) when not required."""
+        if cell.state == CELL_NOT_REQUIRED:
+            return None
+        day = cell.shown_day
+        return f"{self.marks[cell.state]} {day.isoformat()}" if day else self.marks[cell.state]
 
 
-NOT_REQUIRED = Cell(CELL_NOT_REQUIRED)
 
 
 @dataclass(frozen=True)
@@ -206,9 +225,17 @@ class Matrix:
     all_columns: int = 0
     #: The actor may export the whole company (a manager).
     company_wide: bool = False
+    #: The cell of someone without a current assignment of a document.
+    blank: Cell = field(default_factory=lambda: Cell(CELL_NOT_REQUIRED))
 
     def cell(self, person_id: int, document_id: int) -> Cell:
-        return self.cells.get((person_id, document_id), NOT_REQUIRED)
+        return self.cells.get((person_id, document_id), self.blank)
+
+    @property
+    def rows(self) -> Iterator[tuple[Person, list[Cell]]]:
+        """Each shown person with their cells, in the columns' order."""
+        for person in self.people:
+            yield person, [self.cells.get((person.id, c.id), self.blank) for c in self.columns]
 
     @property
     def type_choices(self) -> list[tuple[str, str]]:
@@ -334,6 +361,9 @@ def build_matrix(actor, department_id: int | None = None, filters: MatrixFilters
     matrix = Matrix(department, departments, people, columns, cells, positions, doc_types, filters, today,
                     all_people=len(people), all_columns=len(columns), company_wide=is_manager(actor))
     _apply(matrix)
+    words = Words()
+    for cell in (*cells.values(), matrix.blank):
+        words.dress(cell)
     return matrix
 
 
@@ -391,14 +421,9 @@ def _text(sheet, value):
     return keep_as_text(WriteOnlyCell(sheet, value=value))
 
 
-def _cell_text(cell: Cell) -> str:
-    day = cell.day
-    return f"{cell.mark} {day.isoformat()}" if day else cell.mark
-
-
-def _export_rows(scope: list[int] | None, columns: list[Column], today: date) -> Iterator[tuple]:
-    """(department, username, name, position, {document_id: Cell}) per active user in scope, in the
-    department's order, fetched in batches."""
+def _export_rows(scope: list[int] | None, columns: list[Column], today: date, words: Words) -> Iterator[tuple]:
+    """(department, username, name, position, {document_id: the cell's text}) per active user in scope, in
+    the departments' order, fetched in batches."""
     index = {c.id: c for c in columns}
     assignment = sa.orm.aliased(TrainingAssignment)
     query = (sa.select(User.id, User.username, User.display_name, Department.name.label("department"),
@@ -418,7 +443,7 @@ def _export_rows(scope: list[int] | None, columns: list[Column], today: date) ->
                 yield (*head, cells)
             current, head, cells = r.id, (r.department or "", r.username, r.display_name, r.position or ""), {}
         if r.document_id in index:
-            cells[r.document_id] = cell_of(r.status, r.due_on, r.completed_at, today)
+            cells[r.document_id] = words.text(cell_of(r.status, r.due_on, r.completed_at, today))
     if current is not None:
         yield (*head, cells)
 
@@ -438,9 +463,10 @@ def _workbook_chunks(scope: list[int] | None, today: date) -> Iterator[bytes]:
     fixed = [_("Department"), _("Username"), pgettext("training matrix", "Name"), _("Position")]
     sheet.append([_text(sheet, v) for v in fixed + [c.code for c in columns]])
     sheet.append(["", "", "", ""] + [_text(sheet, f"{c.title} v{c.version_label}") for c in columns])
-    for department, username, name, position, cells in _export_rows(scope, columns, today):
+    words = Words()
+    for department, username, name, position, cells in _export_rows(scope, columns, today, words):
         sheet.append([_text(sheet, department), _text(sheet, username), _text(sheet, name), _text(sheet, position)]
-                     + [_cell_text(cells.get(c.id, NOT_REQUIRED)) for c in columns])
+                     + [cells.get(c.id) for c in columns])
     legend = workbook.create_sheet(_("Legend"))
     legend.append([pgettext("training matrix", "Mark"), pgettext("training matrix", "Meaning")])
     explanations = {
@@ -451,7 +477,7 @@ def _workbook_chunks(scope: list[int] | None, today: date) -> Iterator[bytes]:
         CELL_NOT_REQUIRED: _("Not required"),
     }
     for state in CELL_STATES:
-        legend.append([str(CELL_MARKS[state]), explanations[state]])
+        legend.append([_("(empty)") if state == CELL_NOT_REQUIRED else words.marks[state], explanations[state]])
     legend.append([])
     legend.append([_("As of %(day)s (Asia/Shanghai)", day=today.isoformat())])
     with tempfile.TemporaryFile(prefix="training-matrix-", suffix=".xlsx") as out:
