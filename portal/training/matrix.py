@@ -142,12 +142,13 @@ class Words:
 
     def dress(self, cell: Cell) -> Cell:
         """Set the cell's mark, shown date and title: the state and its dates, e.g. "已完成 · 2026-05-01 完成"."""
-        day = cell.shown_day
-        cell.mark, cell.day = self.marks[cell.state], _iso(day)
+        day = _iso(cell.shown_day)
+        # the grid shows the completion and the missed due date; a pending cell's due date is in its title
+        cell.mark, cell.day = self.marks[cell.state], day if cell.state != CELL_PENDING else ""
         if cell.state == CELL_DONE:
-            detail = self.done % {"day": cell.day, "version": cell.version_label}
+            detail = self.done % {"day": day, "version": cell.version_label}
         elif cell.state in (CELL_PENDING, CELL_OVERDUE):
-            detail = self.due % {"day": cell.day, "version": cell.version_label}
+            detail = self.due % {"day": day, "version": cell.version_label}
         elif cell.state == CELL_WAIVED:
             detail = cell.reason
         elif cell.assignment_id is not None:

@@ -69,7 +69,7 @@ def kf(org, make_user):
 
 def cells(markup: str) -> dict[tuple[int, str], tuple[str, str]]:
     """(person id, document code) → (state, the cell's text) from the page."""
-    codes = re.findall(r'<th scope="col"[^>]*><a href="/quality/documents/\d+" translate="no">([^<]+)</a>', markup)
+    codes = re.findall(r'<th scope="col"[^>]*><a class="link-body-emphasis" href="/quality/documents/\d+" translate="no">([^<]+)</a>', markup)
     out = {}
     for person_id, row in re.findall(r'<tr id="person-(\d+)"[^>]*>(.*?)</tr>', markup, re.S):
         states = re.findall(r'(<td [^>]*data-state="([a-z_]+)"[^>]*>(.*?)</td>)', row, re.S)
@@ -96,7 +96,7 @@ def test_each_state_has_its_cell(kf, client_for):
     assert grid[(kf.heads["KF"].id, code)] == ("not_required", ["—"])  # not applicable
     assert grid[(kf.late.id, code)] == ("not_required", ["—"])  # no assignment at all
     # only pending and overdue cells link, to the assignment's page
-    links = dict(re.findall(r'<a class="d-block text-reset" href="/training/a/(\d+)" title="[^"]+" aria-label="([^"]+)"',
+    links = dict(re.findall(r'<a class="d-block text-reset text-decoration-none" href="/training/a/(\d+)" title="[^"]+" aria-label="([^"]+)"',
                             markup))
     mine = {a.user_id: a for a in assignments(kf.doc)}
     assert set(links) == {str(mine[kf.author.id].id), str(mine[kf.pending.id].id),
