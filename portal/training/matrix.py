@@ -279,6 +279,12 @@ def cell_of(status: str, due_on: date | None, completed_at: datetime | None, tod
     return Cell(CELL_NOT_REQUIRED, **extra)  # not applicable (a current one is never superseded)
 
 
+def _current(assignment=TrainingAssignment):
+    """``WHERE current``, as the partial index ``uq_training_assignment_current`` says it: PostgreSQL matches the
+    index to ``current`` (or ``current = true``), never to ``current IS TRUE``, which scans the whole table."""
+    return assignment.current == sa.true()
+
+
 def _in_scope(department_ids: list[int] | None):
     """Active users of the departments (None: the whole company)."""
     where = User.active.is_(True)
@@ -288,7 +294,7 @@ def _in_scope(department_ids: list[int] | None):
 def _columns(department_ids: list[int] | None, doc_types: list[str]) -> list[Column]:
     """Effective documents of the trained types that anyone in scope has a current assignment for."""
     someone = (sa.select(TrainingAssignment.id).join(User, User.id == TrainingAssignment.user_id)
-               .where(TrainingAssignment.document_id == Document.id, TrainingAssignment.current.is_(True),
+               .where(TrainingAssignment.document_id == Document.id, _current(),
                       _in_scope(department_ids)).exists())
     rows = db.session.execute(
         sa.select(Document.id, Document.code, Document.title, Document.doc_type, DocumentVersion.major,
@@ -352,7 +358,7 @@ def build_matrix(actor, department_id: int | None = None, filters: MatrixFilters
         .join(User, User.id == TrainingAssignment.user_id)
         .join(Document, Document.id == TrainingAssignment.document_id)
         .join(DocumentVersion, DocumentVersion.id == TrainingAssignment.version_id)
-        .where(TrainingAssignment.current.is_(True), _in_scope([department.id]), _effective(doc_types)))
+        .where(_current(), _in_scope([department.id]), _effective(doc_types)))
     for r in rows:
         cells[(r.user_id, r.document_id)] = cell_of(
             r.status, r.due_on, r.completed_at, today, assignment_id=r.id,
@@ -432,7 +438,7 @@ def _export_rows(scope: list[int] | None, columns: list[Column], today: date, wo
                        assignment.completed_at)
              .outerjoin(Department, Department.id == User.department_id)
              .outerjoin(Position, Position.id == User.position_id)
-             .outerjoin(assignment, sa.and_(assignment.user_id == User.id, assignment.current.is_(True)))
+             .outerjoin(assignment, sa.and_(assignment.user_id == User.id, _current(assignment)))
              .where(_in_scope(scope))
              .order_by(Department.sort_order.is_(None), Department.sort_order, Department.code, User.display_name,
                        User.id)

@@ -378,3 +378,19 @@ def test_only_managers_see_the_company_export_button(kf, client_for):
 def test_a_person_with_admin_role_and_no_department_gets_a_default(make_user, matrix_org, client_for):
     admin = make_user("admin_nodept", roles=(ADMIN,))
     assert client_for(admin).get(MATRIX).status_code == 200
+
+
+def test_deactivated_people_are_not_rows(kf, client_for):
+    kf.author.active = False
+    db.session.commit()
+    head = client_for(kf.heads["KF"])
+    assert kf.author.id not in rows(head.get(MATRIX).get_data(as_text=True))
+    grid = _grid(_workbook(head.get(EXPORT)).worksheets[0])
+    assert "author_kf" not in grid and "emp_t" in grid
+    # their record stays printable for the head (it is the record)
+    assert tm.record_of(kf.heads["KF"], kf.author.id)[0].id == kf.author.id
+
+
+def test_an_htmx_request_gets_the_grid_only(kf, client_for):
+    markup = assert_partial(client_for(kf.heads["KF"]).get(MATRIX, headers=HX))
+    assert markup.lstrip().startswith('<div id="training-matrix">') and "<form" not in markup
