@@ -8,23 +8,28 @@ current assignment of that document:
 ========================  ====  =====================================================================
 state                     mark  when
 ========================  ====  =====================================================================
-``done``                  ✓     done (the cell shows the completion date, in Asia/Shanghai)
-``pending``               ○     open, due today or later (the cell links to the assignment)
-``overdue``               !     open and ``due_on`` before today (Asia/Shanghai; it links too)
-``waived``                免    waived by the head, with a reason
+``done``                  ✓     done; the cell shows the completion date (Asia/Shanghai)
+``pending``               ○     open, due today or later; links to the assignment (due date in the title)
+``overdue``               !     open and ``due_on`` before today in Asia/Shanghai; shows the missed due
+                                date and links to the assignment
+``waived``                免    waived by the head, with a reason (in the title)
 ``not_required``          —     no current assignment, or closed as not applicable
 ========================  ====  =====================================================================
 
-The page runs a fixed number of queries whatever the size: the departments the actor may pick, the type
-settings, the department's people, the columns and the cells (one query each).
+Filters: a position narrows the rows, a document type the columns, a state keeps the rows and columns with at
+least one cell in that state. The page runs a fixed number of queries whatever the size (the departments the
+actor may pick, the type settings, the department's people, the columns, the cells); the cells' words are
+translated once per grid, not per cell.
 
 **Who sees it**: the head of a department sees their own department(s); quality managers and administrators
 pick any department; anyone else is refused (``PermissionDenied``), here in the service, not only in the view.
 
-**The export** (:func:`export_xlsx`) is the same grid for the whole company (managers) or the head's own
-departments: openpyxl's write-only mode, rows fetched in batches (``yield_per``, a server-side cursor on
-PostgreSQL) and written one person at a time, the workbook assembled in a temporary file and sent in chunks,
-so memory does not grow with the number of people or documents.
+**The export** (:func:`export_xlsx`) is the same grid for the whole company (managers; or one department) or
+the head's own departments, with the mark and the date in each cell and not-required cells left empty:
+openpyxl's write-only mode (each row is serialised to a temporary file as it is appended), rows fetched in
+batches (``yield_per``, a server-side cursor on PostgreSQL) and written one person at a time, the workbook
+zipped into a temporary file and sent in chunks. Memory does not grow with the number of people or documents;
+the first byte leaves once the last row is written (openpyxl zips the sheet at the end).
 
 **The record** (:func:`record_pdf`): every assignment of one person, current and historical, and the classroom
 sessions they were invited to, as a PDF; for the person, their department's head and managers.
@@ -108,10 +113,6 @@ class Cell:
     title: str = ""
 
     @property
-    def label(self) -> str:
-        return str(CELL_LABELS[self.state])
-
-    @property
     def css(self) -> str:
         return CELL_CLASSES[self.state]
 
@@ -124,7 +125,7 @@ class Cell:
 
     @property
     def shown_day(self) -> date | None:
-        """The date the cell shows: completion for done, the due date for open ones."""
+        """The date that goes with the state: completion for done, the due date for open ones."""
         if self.state == CELL_DONE:
             return self.completed_on
         return self.due_on if self.state in (CELL_PENDING, CELL_OVERDUE) else None
@@ -203,10 +204,6 @@ class MatrixFilters:
         doc_type = doc_type if doc_type in DOC_TYPES else ""
         status = status if status in CELL_STATES else ""
         return cls(position_id or None, doc_type, status)
-
-    @property
-    def active(self) -> bool:
-        return bool(self.position_id or self.doc_type or self.status)
 
 
 @dataclass
