@@ -53,6 +53,11 @@ class Config:
     #: administrators and quality managers always may.
     PORTAL_SOP_HISTORY_ROLES = tuple(r.strip() for r in os.environ.get(
         "PORTAL_SOP_HISTORY_ROLES", "admin,quality_manager,dept_head").split(",") if r.strip())
+    #: The overdue-training ladder: an open assignment past its due date is reported to the person's department
+    #: head once it is this many working days overdue (the calendar's working days after the due date) …
+    PORTAL_TRAINING_ESCALATE_HEAD_DAYS = _env_int("PORTAL_TRAINING_ESCALATE_HEAD_DAYS", 3)
+    #: … and to the quality managers once it is this many (never before the head).
+    PORTAL_TRAINING_ESCALATE_QM_DAYS = _env_int("PORTAL_TRAINING_ESCALATE_QM_DAYS", 10)
     #: The largest request body: the larger of PORTAL_MAX_UPLOAD_MB (spreadsheet imports) and a document's file,
     #: plus room for the form around it, so that a file just over the limit gets the document form's own message.
     MAX_CONTENT_LENGTH = (max(_env_int("PORTAL_MAX_UPLOAD_MB", 10), _env_int("PORTAL_SOP_MAX_FILE_MB", 20)) + 5) * 1024 * 1024

@@ -15,7 +15,8 @@ def compute_automatic_measurements(today: str | date | None = None) -> dict:
 
     Run daily (rq cron): a period gets exactly one measurement, so later runs skip it — including one entered
     by hand — and a metric that had no data yet (None) is asked again the next day. Each objective is computed
-    in its own savepoint: one failing metric does not hold back the others.
+    in its own savepoint: one failing metric does not hold back the others. A per-department metric
+    (``register_metric(…, per_department=True)``) measures the objective's department.
     """
     import sqlalchemy as sa
 
@@ -45,7 +46,7 @@ def compute_automatic_measurements(today: str | date | None = None) -> dict:
             continue
         try:
             with db.session.begin_nested():
-                value = metric.fn(start, services.period_end(objective.period, start))
+                value = metric.compute(start, services.period_end(objective.period, start), objective.department_id)
                 if value is not None:
                     services.record_measurement(None, objective, start, value, today=today)
         except Exception:  # noqa: BLE001 - a metric is another domain's code; log it and go on

@@ -7,6 +7,9 @@
       from portal.objectives.registry import register_metric
       register_metric("policy.acknowledgement_rate", _l("Policy acknowledgement rate (%)"), acknowledgement_rate)
 
+  A metric registered with ``per_department=True`` measures one department: its ``fn(period_start, period_end,
+  department_id)`` is called with the objective's department (training's completion rate per department).
+
 * actions offered on a missed measurement (``register_missed_action``): ``fn(objective, measurement)`` returns
   a list of ``(label, url)`` links shown on the objective's page, e.g. "Open a corrective action" from CAPA.
 
@@ -21,7 +24,8 @@ from typing import Callable
 
 from portal.core.registry import Registry
 
-MetricFn = Callable[[date, date], "float | None"]
+#: fn(start, end), or fn(start, end, department_id) for a metric registered with per_department=True
+MetricFn = Callable[..., "float | None"]
 MissedActionFn = Callable[[object, object], list]
 
 
@@ -30,17 +34,25 @@ class Metric:
     key: str
     label: object  # a lazy string
     fn: MetricFn
+    #: True: ``fn(start, end, department_id)`` measures the objective's department; else ``fn(start, end)``.
+    per_department: bool = False
+
+    def compute(self, start: date, end: date, department_id: int | None = None) -> "float | None":
+        """The value for the period (the objective's department for a per-department metric)."""
+        if self.per_department:
+            return self.fn(start, end, department_id)
+        return self.fn(start, end)
 
 
 metrics_registry: Registry[Metric] = Registry("objective metrics")
 missed_actions_registry: Registry[MissedActionFn] = Registry("missed-objective actions")
 
 
-def register_metric(key: str, label, fn: MetricFn) -> Metric:
+def register_metric(key: str, label, fn: MetricFn, *, per_department: bool = False) -> Metric:
     """Register (or replace) the automatic metric ``key``. ``manual`` is reserved."""
     if not key or key == "manual" or len(key) > 64:
         raise ValueError(f"bad metric key {key!r}: 1–64 characters, and not 'manual'")
-    return metrics_registry.register(key, Metric(key, label, fn))
+    return metrics_registry.register(key, Metric(key, label, fn, per_department))
 
 
 def unregister_metric(key: str) -> None:

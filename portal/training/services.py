@@ -595,13 +595,19 @@ def quiz_text(quiz: Quiz | None) -> str:
                        for q in quiz.questions)
 
 
-def save_quiz(actor, version_id: int, *, text: str, pass_mark: int | None) -> Quiz | None:
-    """Create, replace or (with no questions) remove a version's quiz. Refused once someone has answered it."""
+def quiz_editor(actor, version_id: int) -> tuple[Quiz | None, DocumentVersion]:
+    """(the quiz or None, the version) for someone who may edit it: managers and the owning head."""
     version = db.session.get(DocumentVersion, version_id)
-    if version is None:
+    if version is None or version.document.is_external:
         raise NotFound()
     if not may_manage_document(actor, version.document):
         raise PermissionDenied()
+    return quiz_of(version.id), version
+
+
+def save_quiz(actor, version_id: int, *, text: str, pass_mark: int | None) -> Quiz | None:
+    """Create, replace or (with no questions) remove a version's quiz. Refused once someone has answered it."""
+    _quiz, version = quiz_editor(actor, version_id)
     if pass_mark is None or not 1 <= pass_mark <= 100:
         raise ServiceError(("pass_mark", _("Enter a pass mark between 1 and 100 per cent.")))
     questions = parse_quiz_text(text)

@@ -110,3 +110,30 @@ def test_job_takes_plain_arguments_and_defaults_to_today(org, make_objective, me
     compute_automatic_measurements()
     [m] = measurements_of(objective)
     assert m.period_start == services.last_closed_period_start("month", services.local_today())
+
+
+def test_a_per_department_metric_measures_each_objectives_department(org, make_objective, metric):
+    """A metric registered with per_department=True gets the objective's department; the company-wide metrics
+    registered before (the fixture's, fn(start, end)) are measured in the same run as they always were."""
+    old_calls, _answers = metric
+    calls = []
+
+    def by_department(start: date, end: date, department_id: int):
+        calls.append((start, end, department_id))
+        return {org.kf.id: 90.0, org.ops.id: 75.5}[department_id]
+
+    registry.register_metric("test.per_dept", "Per department (test)", by_department, per_department=True)
+    try:
+        kf = make_objective(org.kf, name="客服部完成率", data_source="test.per_dept")
+        ops = make_objective(org.ops, name="运营部完成率", data_source="test.per_dept")
+        company = make_objective(org.kf, name="制度签收率", data_source=KEY)
+        assert compute_automatic_measurements("2025-04-01") == {"recorded": 3, "skipped": 0, "failed": 0}
+    finally:
+        registry.unregister_metric("test.per_dept")
+    march = (date(2025, 3, 1), date(2025, 3, 31))
+    assert sorted(calls) == sorted([(*march, org.kf.id), (*march, org.ops.id)])
+    assert old_calls == [march]
+    assert [m.value for m in measurements_of(kf)] == [Decimal("90")]
+    assert [m.value for m in measurements_of(ops)] == [Decimal("75.5")]
+    assert [m.value for m in measurements_of(company)] == [Decimal("97.5")]
+    assert registry.get_metric(KEY).per_department is False
