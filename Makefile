@@ -107,6 +107,7 @@ bench: install-test services
 	$(PY) bench/matrix_bench.py
 	$(PY) bench/sop_search_bench.py
 	$(PY) bench/kiosk_bench.py
+	$(PY) bench/training_bench.py
 
 vendor:
 	./tools/vendor.sh

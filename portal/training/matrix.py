@@ -54,8 +54,9 @@ from portal.extensions import db
 from portal.org.models import Department, Position, User
 from portal.sop.models import DOC_TYPES, TYPE_LABELS, Document, DocumentVersion
 from portal.training.models import (BY_CLASSROOM, BY_SIGNOFF, DONE, NOT_APPLICABLE, OPEN, WAIVED,
-                                    SessionAttendee, TrainingAssignment, TrainingSession, TrainingTypeSetting)
-from portal.training.services import (DEFAULT_TYPE_SETTINGS, _active, assignment_path, is_manager,
+                                    SessionAttendee, TrainingAssignment, TrainingSession)
+from portal.training import services
+from portal.training.services import (active_user, assignment_path, is_manager,
                                       may_oversee)
 from portal.workcal.services import local_today
 
@@ -253,12 +254,6 @@ def _label(major: int | None, minor: int | None) -> str:
     return f"{major}.{minor}" if major is not None else ""
 
 
-def enabled_types() -> list[str]:
-    """``services.enabled_types()`` in one query (it asks once per type)."""
-    stored = dict(db.session.execute(sa.select(TrainingTypeSetting.doc_type, TrainingTypeSetting.enabled)).all())
-    return [t for t in DOC_TYPES if stored.get(t, DEFAULT_TYPE_SETTINGS[t][0])]
-
-
 def _effective(doc_types: list[str]):
     """Effective documents of the trained types."""
     return sa.and_(Document.current_version_id.is_not(None), Document.obsolete_at.is_(None),
@@ -305,7 +300,7 @@ def _columns(department_ids: list[int] | None, doc_types: list[str]) -> list[Col
 def visible_departments(actor) -> list[Department]:
     """The departments ``actor`` may open the matrix of: all active ones for managers, the ones they head
     otherwise. Refused for anyone else."""
-    if not _active(actor):
+    if not active_user(actor):
         raise PermissionDenied()
     query = sa.select(Department).where(Department.active.is_(True)).order_by(Department.sort_order, Department.code)
     if not is_manager(actor):
@@ -340,7 +335,7 @@ def build_matrix(actor, department_id: int | None = None, filters: MatrixFilters
     today = today or local_today()
     departments = visible_departments(actor)
     department = _pick(actor, department_id, departments)
-    doc_types = enabled_types()
+    doc_types = services.enabled_types()
 
     people = [Person(r.id, r.display_name, r.username, r.position_id, r.position or "") for r in db.session.execute(
         sa.select(User.id, User.display_name, User.username, User.position_id, Position.name.label("position"))
@@ -456,7 +451,7 @@ def _workbook_chunks(scope: list[int] | None, today: date) -> Iterator[bytes]:
     from openpyxl import Workbook
     from openpyxl.utils import get_column_letter
 
-    columns = _columns(scope, enabled_types())
+    columns = _columns(scope, services.enabled_types())
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(_("Training matrix"))
     for letter, width in (("A", 16), ("B", 14), ("C", 12), ("D", 14)):
@@ -529,7 +524,7 @@ def record_of(actor, user_id: int) -> tuple[User, list[RecordLine], list[Session
     """One person's assignments (current and historical) and classroom sessions, for the person, their
     department's head and managers."""
     person = db.session.get(User, user_id)
-    if person is None or not _active(actor):
+    if person is None or not active_user(actor):
         raise NotFound()
     if person.id != actor.id and not may_oversee(actor, person.department_id):
         raise PermissionDenied()

@@ -43,7 +43,7 @@ from portal.org.models import Department, Position, User
 from portal.raci.services import departments_with, processes_for
 from portal.sop.models import (DOC_TYPES, EFFECTIVE, EXTERNAL, FORM, RECORD, TYPE_LABELS, Document,
                                DocumentVersion)
-from portal.training.models import (ADD_POSITION, ADD_USER, BY_SIGNOFF, CLOSED, DONE, EXCLUDE_POSITION,
+from portal.training.models import (ADD_POSITION, ADD_USER, BY_SIGNOFF, DONE, EXCLUDE_POSITION,
                                     NOT_APPLICABLE, OPEN, RULE_KINDS, SOURCE_EFFECTIVE, SOURCE_JOINED,
                                     SOURCE_RECONCILE, SOURCE_RULE, SUPERSEDED, WAIVED, Quiz, QuizAttempt,
                                     QuizQuestion, TrainingAssignment, TrainingRule, TrainingTypeSetting)
@@ -77,17 +77,17 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 
 
 # -- who may do what ------------------------------------------------------------------------------
-def _active(user) -> bool:
+def active_user(user) -> bool:
     return user is not None and getattr(user, "is_authenticated", False) and user.active
 
 
 def is_manager(user) -> bool:
     """Quality managers and administrators: every department's training."""
-    return _active(user) and user.has_role(*MANAGERS)
+    return active_user(user) and user.has_role(*MANAGERS)
 
 
 def heads_department(user, department_id: int | None) -> bool:
-    if not _active(user) or department_id is None:
+    if not active_user(user) or department_id is None:
         return False
     dept = db.session.get(Department, department_id)
     return dept is not None and dept.head_id == user.id
@@ -99,7 +99,7 @@ def may_oversee(user, department_id: int | None) -> bool:
 
 
 def headed_department_ids(user) -> list[int]:
-    if not _active(user):
+    if not active_user(user):
         return []
     return list(db.session.scalars(sa.select(Department.id).where(Department.head_id == user.id,
                                                                   Department.active.is_(True))))
@@ -132,7 +132,16 @@ def type_setting(doc_type: str) -> TypeSetting:
 
 
 def type_settings() -> list[TypeSetting]:
-    return [type_setting(t) for t in DOC_TYPES]
+    rows = {r.doc_type: r for r in db.session.scalars(sa.select(TrainingTypeSetting))}
+    out = []
+    for doc_type in DOC_TYPES:
+        row = rows.get(doc_type)
+        if row is not None:
+            out.append(TypeSetting(doc_type, row.enabled, row.due_days, row.require_password))
+        else:
+            enabled, due_days, password = DEFAULT_TYPE_SETTINGS[doc_type]
+            out.append(TypeSetting(doc_type, enabled, due_days, password))
+    return out
 
 
 def enabled_types() -> list[str]:
@@ -251,7 +260,7 @@ def _assign(document: Document, version: DocumentVersion, user_ids: Iterable[int
         fresh = [uid for uid in ids if uid not in existing]
         if fresh:
             # Older assignments of the document stop being current; open ones are closed as superseded.
-            older = sa.and_(TrainingAssignment.document_id == document.id, TrainingAssignment.current.is_(True),
+            older = sa.and_(TrainingAssignment.document_id == document.id, TrainingAssignment.current == sa.true(),
                             TrainingAssignment.version_id != version.id, TrainingAssignment.user_id.in_(fresh))
             db.session.execute(sa.update(TrainingAssignment).where(older, TrainingAssignment.status == OPEN)
                                .values(status=SUPERSEDED, closed_at=now), execution_options={"synchronize_session": False})
@@ -314,7 +323,7 @@ def reconcile(document: Document, user_ids: Iterable[int] | None = None, *, sour
         have = set()
         for ids in _chunks(required):
             have |= set(db.session.scalars(sa.select(TrainingAssignment.user_id).where(
-                TrainingAssignment.document_id == document.id, TrainingAssignment.current.is_(True),
+                TrainingAssignment.document_id == document.id, TrainingAssignment.current == sa.true(),
                 TrainingAssignment.status != NOT_APPLICABLE, covered, TrainingAssignment.user_id.in_(ids))))
         assigned = _assign(document, version, required - have, source=source, actor=actor)
     # Open assignments of people no longer required.
@@ -362,7 +371,7 @@ def on_document_effective(version, *, document, superseded=None, actor=None, ret
     if not retraining_required:
         moved = db.session.execute(
             sa.update(TrainingAssignment)
-            .where(TrainingAssignment.document_id == document.id, TrainingAssignment.current.is_(True),
+            .where(TrainingAssignment.document_id == document.id, TrainingAssignment.current == sa.true(),
                    TrainingAssignment.status == OPEN, TrainingAssignment.version_id != version.id)
             .values(version_id=version.id), execution_options={"synchronize_session": False}).rowcount or 0
         db.session.expire_all()
@@ -489,7 +498,7 @@ def requirements(document: Document) -> Requirements:
                                           .order_by(Department.sort_order, Department.code)))
     counts = dict(db.session.execute(
         sa.select(TrainingAssignment.status, sa.func.count())
-        .where(TrainingAssignment.document_id == document.id, TrainingAssignment.current.is_(True))
+        .where(TrainingAssignment.document_id == document.id, TrainingAssignment.current == sa.true())
         .group_by(TrainingAssignment.status)).all())
     return Requirements(document, departments, rules_of(document.id), len(required_user_ids(document)), counts)
 
@@ -507,7 +516,7 @@ def my_assignments(user: User, *, include_closed: bool = False) -> list[Training
 def get_assignment(actor, assignment_id: int) -> TrainingAssignment:
     """An assignment its holder, their department's head or a manager may see (else 404)."""
     assignment = db.session.get(TrainingAssignment, assignment_id)
-    if assignment is None or not _active(actor):
+    if assignment is None or not active_user(actor):
         raise NotFound()
     if assignment.user_id != actor.id and not may_oversee(actor, assignment.user.department_id):
         raise NotFound()

@@ -44,8 +44,8 @@ from portal.extensions import db
 from portal.org.models import Department, User
 from portal.sop.models import Document
 from portal.training.models import (BY_CLASSROOM, DONE, OPEN, SessionAttendee, TrainingAssignment,
-                                    TrainingSession, session_document)
-from portal.training.services import (_active, _chunks, headed_department_ids, is_manager, new_request_key)
+                                    TrainingSession)
+from portal.training.services import (_chunks, active_user, headed_department_ids, is_manager, new_request_key)
 
 __all__ = ["new_request_key"]
 
@@ -78,7 +78,7 @@ def may_create(actor) -> bool:
 def may_organise(actor, session: TrainingSession) -> bool:
     """Edit the session, print its sheet: managers, the head of its department (and its creator when they still
     head a department the session is for)."""
-    if not _active(actor):
+    if not active_user(actor):
         return False
     if is_manager(actor):
         return True
@@ -86,7 +86,7 @@ def may_organise(actor, session: TrainingSession) -> bool:
 
 
 def may_see(actor, session: TrainingSession) -> bool:
-    if not _active(actor):
+    if not active_user(actor):
         return False
     if may_organise(actor, session) or session.trainer_id == actor.id or session.created_by_id == actor.id:
         return True
@@ -137,7 +137,7 @@ def open_assignee_ids(document_ids: list[int], department_id: int) -> list[int]:
     return list(db.session.scalars(
         sa.select(TrainingAssignment.user_id).distinct().join(User, User.id == TrainingAssignment.user_id)
         .where(TrainingAssignment.document_id.in_(document_ids), TrainingAssignment.status == OPEN,
-               TrainingAssignment.current.is_(True), User.department_id == department_id, User.active.is_(True))
+               TrainingAssignment.current == sa.true(), User.department_id == department_id, User.active.is_(True))
         .order_by(TrainingAssignment.user_id)))
 
 
@@ -370,7 +370,7 @@ def sign_attendees(actor, session_id: int, user_ids: list[int], password: str) -
             completed_ids += db.session.scalars(
                 sa.update(TrainingAssignment)
                 .where(TrainingAssignment.user_id == attendee.user_id, TrainingAssignment.document_id.in_(doc_ids),
-                       TrainingAssignment.current.is_(True), TrainingAssignment.status == OPEN)
+                       TrainingAssignment.current == sa.true(), TrainingAssignment.status == OPEN)
                 .values(status=DONE, completed_at=now, completed_by=BY_CLASSROOM, session_id=session.id,
                         signature_id=signature.id)
                 .returning(TrainingAssignment.id),
@@ -420,7 +420,7 @@ def _visible(actor) -> sa.ColumnElement:
 
 def list_sessions(actor, filters: SessionFilters) -> SessionPage:
     """The sessions the actor may see: upcoming (not yet ended) soonest first, past ones latest first."""
-    if not _active(actor):
+    if not active_user(actor):
         return SessionPage([], None)
     query = sa.select(TrainingSession).where(_visible(actor))
     if filters.department_id:
@@ -478,7 +478,7 @@ def attendee_rows(session: TrainingSession) -> list[AttendeeRow]:
             open_counts |= dict(db.session.execute(
                 sa.select(TrainingAssignment.user_id, sa.func.count()).where(
                     TrainingAssignment.user_id.in_(ids), TrainingAssignment.document_id.in_(doc_ids),
-                    TrainingAssignment.current.is_(True), TrainingAssignment.status == OPEN)
+                    TrainingAssignment.current == sa.true(), TrainingAssignment.status == OPEN)
                 .group_by(TrainingAssignment.user_id)).all())
             done_counts |= dict(db.session.execute(
                 sa.select(TrainingAssignment.user_id, sa.func.count()).where(

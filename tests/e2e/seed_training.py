@@ -20,7 +20,8 @@ def main() -> None:
     app = create_app()
     with app.app_context():
         row = db.session.execute(
-            sa.select(TrainingAssignment.id, TrainingAssignment.document_id, User.username, User.display_name,
+            sa.select(TrainingAssignment.id, TrainingAssignment.document_id, User.id.label("user_id"), User.username,
+                      User.display_name,
                       Department.id.label("dept_id"), Department.head_id, Document.code)
             .join(User, User.id == TrainingAssignment.user_id)
             .join(Department, Department.id == User.department_id)
@@ -31,7 +32,7 @@ def main() -> None:
             .order_by(TrainingAssignment.id).limit(1)).one()
         head = db.session.get(User, row.head_id)
         print(json.dumps({"assignment_id": row.id, "document_id": row.document_id, "code": row.code,
-                          "username": row.username, "name": row.display_name, "dept_id": row.dept_id,
+                          "user_id": row.user_id, "username": row.username, "name": row.display_name, "dept_id": row.dept_id,
                           "head": head.username}, ensure_ascii=False))
 
 

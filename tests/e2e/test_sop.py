@@ -19,9 +19,11 @@ from flask_babel import pgettext
 
 from tests.helpers import translated
 
+from tests.e2e.browser import PASSWORD, log_in, new_page
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-PASSWORD = "demo1234"
+
 PHONE = {"width": 375, "height": 667}
 BASE = "/quality/documents"
 
@@ -33,22 +35,6 @@ def seeded(live_server) -> dict:
     assert data["approval"]["status"] == "in_approval", data
     assert (data["history"]["old_status"], data["history"]["new_status"]) == ("superseded", "effective"), data
     return data
-
-
-def _context(browser, live_server, **options):
-    context = browser.new_context(base_url=live_server.url, locale="zh-CN", timezone_id="Asia/Shanghai", **options)
-    page = context.new_page()
-    page.csp_errors = []
-    page.on("console", lambda msg: page.csp_errors.append(msg.text) if "Content Security Policy" in msg.text else None)
-    return context, page
-
-
-def _log_in(page, live_server, username: str) -> None:
-    page.goto("/login")
-    page.get_by_label("用户名").fill(username)
-    page.get_by_label("密码").fill(PASSWORD)
-    page.get_by_role("button", name="登录").click()
-    page.wait_for_url(live_server.url + "/")
 
 
 def _widths(page) -> list[int]:
@@ -78,9 +64,9 @@ def test_the_department_head_approves_with_a_password(browser, live_server, seed
     # SV-04 in the matrix: A is 客服部, whose head is 李娜 (head_kf)
     assert (doc["a_department"], doc["approver_is_head"], doc["approver"]) == ("KF", True, "head_kf")
     url = f"{BASE}/{doc['document_id']}/versions/{doc['version_id']}"
-    context, page = _context(browser, live_server)
+    context, page = new_page(browser, live_server)
     try:
-        _log_in(page, live_server, doc["approver"])
+        log_in(page, live_server, doc["approver"])
         page.goto(url)
         assert page.locator("#version-status").get_attribute("data-status") == "in_approval"
         assert doc["code"] in page.locator("#document-page > div:first-child > h1").inner_text()
@@ -126,9 +112,9 @@ def test_an_employee_sees_only_the_effective_version(browser, live_server, seede
     document_url = f"{BASE}/{doc['document_id']}"
     old_url = f"{document_url}/versions/{doc['old_version_id']}"
     new_url = f"{document_url}/versions/{doc['new_version_id']}"
-    context, page = _context(browser, live_server)
+    context, page = new_page(browser, live_server)
     try:
-        _log_in(page, live_server, "zhangsan")
+        log_in(page, live_server, "zhangsan")
         response = page.goto(document_url)
         assert response.status == 200
         assert page.locator("#version-status").get_attribute("data-status") == "effective"
@@ -155,9 +141,9 @@ def test_the_quality_manager_sees_the_superseded_version_watermarked(browser, li
     doc = seeded["history"]
     document_url = f"{BASE}/{doc['document_id']}"
     old_url = f"{document_url}/versions/{doc['old_version_id']}"
-    context, page = _context(browser, live_server)
+    context, page = new_page(browser, live_server)
     try:
-        _log_in(page, live_server, "quality")
+        log_in(page, live_server, "quality")
         page.goto(document_url)
         links = page.eval_on_selector_all("#versions a[href]", "els => els.map(e => e.getAttribute('href'))")
         assert old_url in links and len(links) == 2, links
@@ -183,9 +169,9 @@ def test_the_quality_manager_sees_the_superseded_version_watermarked(browser, li
 
 def test_the_quality_manager_compares_the_two_versions(browser, live_server, seeded):
     doc = seeded["history"]
-    context, page = _context(browser, live_server)
+    context, page = new_page(browser, live_server)
     try:
-        _log_in(page, live_server, "quality")
+        log_in(page, live_server, "quality")
         page.goto(f"{BASE}/{doc['document_id']}")
         with page.expect_navigation() as navigation:
             page.locator("#compare-link").click()

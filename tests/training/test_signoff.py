@@ -13,7 +13,7 @@ from portal.extensions import db
 from portal.training import services
 from portal.training.models import DONE, OPEN, WAIVED, QuizAttempt, TrainingAssignment
 from tests.documents import effective_document
-from tests.helpers import DEFAULT_PASSWORD, audit, client_for, count, flashes, text
+from tests.helpers import DEFAULT_PASSWORD, audit, client_for, count, text
 from tests.training.helpers import assignments
 
 ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
