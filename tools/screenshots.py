@@ -20,6 +20,7 @@ SHOTS = [
     ("quality", "/quality/matrix/", "docs/screenshot-matrix.png"),
     ("quality", "/quality/objectives/", "docs/screenshot-objectives.png"),
     ("head_kf", "/notifications", "docs/screenshot-notifications.png"),
+    ("head_kf", "/training/matrix", "docs/screenshots/training-matrix.png"),
 ]
 
 
