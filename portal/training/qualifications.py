@@ -43,7 +43,7 @@ from portal.sop import content
 from portal.sop.services import add_months
 from portal.training.models import Certificate, QualificationType, position_qualification
 from portal.training.services import headed_department_ids, is_manager, may_oversee
-from portal.workcal.services import local_today
+from portal.workcal.services import is_workday, local_today
 
 KIND_EXPIRY = "qualification.expiry"
 METRIC_KEY = "training.qualification_coverage"
@@ -684,8 +684,11 @@ def reminder_step(certificate: Certificate, day: date) -> int | None:
 
 def send_expiry_reminders(day: date) -> int:
     """Tell the holder and their department head of each certificate entering the 60- and then the 30-day
-    window before its expiry, each step once (dedupe keys); a re-run sends nothing new. Returns how many
-    notifications were created."""
+    window before its expiry, each step once (dedupe keys); a re-run sends nothing new. Only on working days of
+    the calendar: a step whose day falls on a weekend or a holiday is sent on the next working day (the window is
+    still open then). Returns how many notifications were created."""
+    if not is_workday(day):
+        return 0
     sent = 0
     for certificate in expiring_certificates(day, max(REMINDER_STEPS)):
         step = reminder_step(certificate, day)

@@ -9,7 +9,8 @@ from flask_babel import lazy_pgettext
 from portal.audit.registry import register_action_labels, register_object_type
 from portal.core.i18n import local_datetime
 from portal.extensions import db
-from portal.training.models import TrainingSession
+from portal.org.models import User
+from portal.training.models import SessionAttendee, TrainingSession
 
 
 def _sessions(ids: list[int]) -> dict[int, tuple[str, str]]:
@@ -19,12 +20,24 @@ def _sessions(ids: list[int]) -> dict[int, tuple[str, str]]:
                    url_for("training.session_detail", session_id=r.id)) for r in rows}
 
 
+def _attendees(ids: list[int]) -> dict[int, tuple[str, str]]:
+    rows = db.session.execute(sa.select(SessionAttendee.id, SessionAttendee.session_id, User.display_name,
+                                        TrainingSession.topic)
+                              .join(User, User.id == SessionAttendee.user_id)
+                              .join(TrainingSession, TrainingSession.id == SessionAttendee.session_id)
+                              .where(SessionAttendee.id.in_(ids)))
+    return {r.id: (f"{r.topic} · {r.display_name}", url_for("training.session_detail", session_id=r.session_id))
+            for r in rows}
+
+
 def register() -> None:
     register_action_labels({
         "training.session_create": lazy_pgettext("audit action", "Organised a classroom session"),
         "training.session_update": lazy_pgettext("audit action", "Edited a classroom session"),
         "training.session_sign": lazy_pgettext("audit action", "Signed attendees in to a classroom session"),
     })
+    # The trainer's signatures (培训签到) are on the attendees.
+    register_object_type("training_session_attendee", _l("Attendance at a classroom session"), resolve=_attendees)
     register_object_type("training_session", _l("Classroom session"), resolve=_sessions, fields={
         "topic": lazy_pgettext("audit field", "Topic"),
         "trainer_id": lazy_pgettext("audit field", "Trainer"),

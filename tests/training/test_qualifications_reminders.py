@@ -51,20 +51,23 @@ def run(day: date) -> int:
 def test_reminders_at_60_and_30_days_each_once(holder):
     cert, person, head = holder.certificate, holder.employee, holder.heads["KF"]
     assert run(EXPIRES - timedelta(days=61)) == 0 and notes() == []
-    assert run(EXPIRES - timedelta(days=60)) == 2
+    # 60 days before is Saturday 2026-08-01: a day off, nothing is sent; Monday 08-03 is the first working day.
+    assert run(EXPIRES - timedelta(days=60)) == 0 and run(EXPIRES - timedelta(days=59)) == 0
+    assert run(EXPIRES - timedelta(days=58)) == 2
     first = notes()
     assert {(n.recipient_id, n.dedupe_key) for n in first} == {
         (person.id, f"qualification.expiry:{cert.id}:60"), (head.id, f"qualification.expiry:{cert.id}:60")}
     assert all(n.link == f"/training/qualifications/people/{person.id}" for n in first)
     assert all(EXPIRES.isoformat() in n.title for n in first)
     assert person.display_name in next(n.title for n in first if n.recipient_id == head.id)
-    # re-runs the same day and the days after add nothing until the 30-day step
-    assert run(EXPIRES - timedelta(days=60)) == 0
+    # re-runs the same day and the days after add nothing until the 30-day step (Monday 08-31)
+    assert run(EXPIRES - timedelta(days=58)) == 0
     assert run(EXPIRES - timedelta(days=45)) == 0
     assert run(EXPIRES - timedelta(days=31)) == 0
     assert len(notes()) == 2
     assert run(EXPIRES - timedelta(days=30)) == 2
     assert run(EXPIRES - timedelta(days=30)) == 0
+    assert run(EXPIRES - timedelta(days=10)) == 0  # Sunday 09-20, a 调休 working day
     assert run(EXPIRES - timedelta(days=1)) == 0
     assert run(EXPIRES) == 0
     assert run(EXPIRES + timedelta(days=1)) == 0  # expired: the heads' to-do takes over
