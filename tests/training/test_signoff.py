@@ -166,7 +166,9 @@ def test_a_concurrent_double_sign_off_gives_one_record(app, org, trained):
     completion; the second waits on the row the first claimed and then finds it signed."""
     _document, assignment = trained
     services.mark_opened(org.other, assignment.id)
+    user_id, assignment_id = org.other.id, assignment.id  # read here: the threads never touch this session
     db.session.commit()
+    db.session.remove()
     barrier = threading.Barrier(2)
     results = []
 
@@ -174,10 +176,10 @@ def test_a_concurrent_double_sign_off_gives_one_record(app, org, trained):
         with app.app_context():
             from portal.org.models import User
 
-            user = db.session.get(User, org.other.id)
-            barrier.wait()
             try:
-                results.append(services.sign_off(user, assignment.id, password=DEFAULT_PASSWORD, understood=True).signed)
+                user = db.session.get(User, user_id)
+                barrier.wait(timeout=30)
+                results.append(services.sign_off(user, assignment_id, password=DEFAULT_PASSWORD, understood=True).signed)
                 db.session.commit()
             except Exception as exc:  # noqa: BLE001 - reported below
                 db.session.rollback()
@@ -189,8 +191,9 @@ def test_a_concurrent_double_sign_off_gives_one_record(app, org, trained):
     for t in threads:
         t.start()
     for t in threads:
-        t.join(30)
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "a sign-off never finished"
     assert sorted(map(str, results)) == ["False", "True"], results
     db.session.expire_all()
-    assert _signatures(assignment) == 1
-    assert db.session.get(TrainingAssignment, assignment.id).status == DONE
+    assert count(Signature, Signature.object_type == "training_assignment", Signature.object_id == str(assignment_id)) == 1
+    assert db.session.get(TrainingAssignment, assignment_id).status == DONE
