@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("raci",),                  # the responsibility matrix
     ("policy", "objectives"),   # quality policy, quality objectives
     ("sop", "feedback"),        # document control; customer feedback intake (service points, kiosk, API)
-    ("training",),              # training sign-offs, classroom sessions, the training matrix, qualifications
+    ("training", "triage"),     # training sign-offs, matrix, qualifications; the feedback queues (工单处理)
 )
 
 DOMAINS: tuple[str, ...] = tuple(name for layer in LAYERS for name in layer)
