@@ -171,13 +171,13 @@ def _escalation_key(level: int) -> str:
     return f"escalation:{level}"
 
 
-def pending_steps(ticket: Ticket, policy: Policy, warned=None, escalation: int | None = None) -> list[Step]:
-    """The steps not fired yet, earliest first."""
-    warned = set(ticket.sla_warned or ()) if warned is None else set(warned)
-    escalation = ticket.escalation if escalation is None else escalation
+def pending_steps(policy: Policy, *, responded: bool, warned=(), escalation: int = 0) -> list[Step]:
+    """The steps not fired yet (``warned``: ``Ticket.sla_warned``; ``escalation``: the rung reached), earliest
+    first."""
+    warned = set(warned or ())
     target = policy.resolution_minutes
     steps = []
-    if ticket.first_response_at is None and FIRST_RESPONSE not in warned:
+    if not responded and FIRST_RESPONSE not in warned:
         steps.append(Step(FIRST_RESPONSE, policy.first_response_minutes))
     steps += [Step(t, math.ceil(t * target / 100)) for t in policy.warn_at if t < BREACH and t not in warned]
     head, qm = escalation_minutes()
@@ -185,6 +185,11 @@ def pending_steps(ticket: Ticket, policy: Policy, warned=None, escalation: int |
         if escalation < level:
             steps.append(Step(_escalation_key(level), minutes))
     return sorted(steps, key=lambda s: s.minutes)
+
+
+def _pending(ticket: Ticket, policy: Policy) -> list[Step]:
+    return pending_steps(policy, responded=ticket.first_response_at is not None, warned=ticket.sla_warned,
+                         escalation=ticket.escalation)
 
 
 def _pauses_of(ticket_ids) -> dict[int, list[clock.Pause]]:
@@ -200,8 +205,7 @@ def deadlines(priority: str, received_at: datetime) -> dict:
     """The SLA columns of a ticket just opened: both deadlines and the next moment to look at."""
     policy = policy_for(priority)
     calendar, hours = WorkCalendar(), working_hours_of(None)
-    fresh = Ticket(first_response_at=None, sla_warned=[], escalation=0)
-    first = pending_steps(fresh, policy)[0]
+    first = pending_steps(policy, responded=False)[0]
     return {"first_response_due_at": clock.due_at(received_at, policy.first_response_minutes, (), hours, calendar),
             "resolution_due_at": clock.due_at(received_at, policy.resolution_minutes, (), hours, calendar),
             "sla_next_check_at": clock.due_at(received_at, first.minutes, (), hours, calendar)}
@@ -215,7 +219,7 @@ def after_status_change(ticket: Ticket, before: str, now: datetime) -> None:
         return
     policy, calendar = policy_for(ticket.priority), WorkCalendar()
     hours, pauses = working_hours_of(ticket.department_id), _pauses_of([ticket.id])[ticket.id]
-    steps = pending_steps(ticket, policy)
+    steps = _pending(ticket, policy)
     ticket.resolution_due_at = clock.due_at(ticket.received_at, policy.resolution_minutes, pauses, hours, calendar)
     ticket.sla_next_check_at = (clock.due_at(ticket.received_at, steps[0].minutes, pauses, hours, calendar)
                                 if steps else None)
@@ -363,7 +367,7 @@ def _advance(ticket: Ticket, pauses: list[clock.Pause], ctx: _Context) -> list:
     (empty when nothing was due or another scan claimed them first)."""
     policy = ctx.policies[ticket.priority]
     hours = working_hours_of(ticket.department_id)
-    steps = pending_steps(ticket, policy)
+    steps = _pending(ticket, policy)
     used = clock.elapsed(ticket.received_at, ctx.now, pauses, hours, ctx.calendar)
     fired = [s.key for s in steps if s.minutes <= used]
     later = [s for s in steps if s.minutes > used]

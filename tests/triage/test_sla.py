@@ -134,8 +134,8 @@ def test_an_unassigned_breach_goes_to_the_head_and_a_late_scan_sends_each_step_o
     # The first scan in days (Wednesday 12:00): every step passed meanwhile, once each; of the warnings only the
     # most urgent message goes out.
     assert [r["steps"] for r in scan_often("2025-09-17 12:00")] == [6, 0, 0]
-    assert sorted(n.dedupe_key.rsplit(":", 1)[-1] if "escalation" not in n.dedupe_key else n.dedupe_key.split(":", 2)[2]
-                  for n in notes(head)) == ["breach", "escalation:2", "first_response"]
+    assert sorted(n.dedupe_key for n in notes(head)) == [
+        f"triage.sla:{ticket.id}:{step}" for step in ("breach", "escalation:2", "first_response")]
     assert [n.dedupe_key for n in notes(qm)] == [f"triage.sla:{ticket.id}:escalation:3"]
     assert not notes(org.kf_member)
 
