@@ -108,8 +108,9 @@ def policy_for(priority: str) -> Policy:
 
 def save_policy(actor, priority: str, *, first_response_minutes: int | None, resolution_minutes: int | None,
                 warn_at: list[int] | tuple[int, ...] = clock.DEFAULT_THRESHOLDS) -> SlaPolicy:
-    """Set a priority's targets (quality managers and administrators; audited). Open tickets keep the deadlines
-    they were given; new tickets get the new targets."""
+    """Set a priority's targets (quality managers and administrators; audited). New tickets get the new targets.
+    Open tickets keep their stored deadlines (and next moment) until their next status change; the scan, when it
+    next looks at one, judges it by the current targets."""
     from portal.triage.services import is_manager
 
     if not is_manager(actor):
