@@ -3,7 +3,8 @@
 What it prints (figures, no verdict on time):
 
 * ``EXPLAIN (ANALYZE, BUFFERS)`` of the scan's query (``portal.triage.sla.due_query``): an index scan of the
-  partial index ``ix_ticket_sla_next_check`` (open, running tickets), reading only the due rows;
+  partial index ``ix_ticket_sla_next_check`` (open, running tickets), reading only the due rows — asserted: the
+  run fails when the plan does not name the index (nothing is asserted about time);
 * the time of a full scan (``sla.scan``: claims, notifications, audit events) over the due tickets, and of a
   second scan right after it (nothing left due: one index probe), with the number of SQL statements each ran.
 
@@ -213,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     for label, (seconds, n_statements, result) in zip(("first scan", "second scan"), out["runs"]):
         print(f"{label}: {seconds * 1000:.0f} ms, {n_statements} SQL statements, {result['due']} tickets read, "
               f"{result['fired']} fired ({result['steps']} steps)")
+    # The plan is asserted (not the time): the scan must read the partial index, never the whole table.
+    assert uses_index, "the SLA scan's query does not use ix_ticket_sla_next_check"
     return 0
 
 
