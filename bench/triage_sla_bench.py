@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join("  " + line for line in out["plan"]))
     uses_index = any("ix_ticket_sla_next_check" in line for line in out["plan"])
     print(f"\nindex scan on ix_ticket_sla_next_check: {'yes' if uses_index else 'NO'}")
-    for label, (seconds, n_statements, result) in zip(("first scan", "second scan"), out["runs"]):
+    for label, (seconds, n_statements, result) in zip(("first scan", "second scan"), out["runs"], strict=True):
         print(f"{label}: {seconds * 1000:.0f} ms, {n_statements} SQL statements, {result['due']} tickets read, "
               f"{result['fired']} fired ({result['steps']} steps)")
     # The plan is asserted (not the time): the scan must read the partial index, never the whole table.

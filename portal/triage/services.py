@@ -232,7 +232,7 @@ def set_status(actor, ticket_id: int, to: str) -> Ticket:
         db.session.add(TicketPause(ticket_id=ticket.id, paused_at=now))
     elif before == AWAITING_CUSTOMER:
         _resume(ticket, now)
-    sla.after_status_change(ticket, before, now)
+    sla.after_status_change(ticket)
     _event(ticket, STATUS, actor, before=before, after=to)
     record("triage.status", ticket, actor=actor, before={"status": before}, after={"status": to})
     return ticket

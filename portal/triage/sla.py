@@ -91,7 +91,7 @@ class Policy:
 
 def _policy(row: SlaPolicy) -> Policy:
     return Policy(row.priority, row.first_response_minutes, row.resolution_minutes,
-                  tuple(sorted(set(int(t) for t in (row.warn_at or ())))))
+                  tuple(sorted({int(t) for t in (row.warn_at or ())})))
 
 
 def policies() -> dict[str, Policy]:
@@ -124,7 +124,7 @@ def save_policy(actor, priority: str, *, first_response_minutes: int | None, res
         errors.append(("resolution_minutes", _("Enter a positive number of working minutes.")))
     elif first_response_minutes and resolution_minutes < first_response_minutes:
         errors.append(("resolution_minutes", _("The resolution target cannot be shorter than the first response.")))
-    thresholds = sorted(set(int(t) for t in (warn_at or ())))
+    thresholds = sorted({int(t) for t in (warn_at or ())})
     if any(not 0 < t <= BREACH for t in thresholds):
         errors.append(("warn_at", _("Warnings are per cents of the target from 1 to 100.")))
     if errors:
@@ -212,7 +212,7 @@ def deadlines(priority: str, received_at: datetime) -> dict:
             "sla_next_check_at": clock.due_at(received_at, first.minutes, (), hours, calendar)}
 
 
-def after_status_change(ticket: Ticket, before: str, now: datetime) -> None:
+def after_status_change(ticket: Ticket) -> None:
     """Called by ``services.set_status`` once the status (and the pause rows) changed: a ticket running again
     gets its resolution deadline moved by its pauses, and its next moment recomputed (a first response drops that
     step). Paused and finished tickets are outside the scan's index; nothing to do."""
