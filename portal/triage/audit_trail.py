@@ -25,6 +25,13 @@ def register() -> None:
         "triage.merge": lazy_pgettext("audit action", "Merged a duplicate ticket"),
         "triage.spam": lazy_pgettext("audit action", "Marked a ticket as spam or not"),
         "triage.archive": lazy_pgettext("audit action", "Archived a ticket or took it out of the archive"),
+        "triage.sla_step": lazy_pgettext("audit action", "Sent a ticket's service-level warning or escalation"),
+        "triage.sla_policy": lazy_pgettext("audit action", "Changed the service-level targets of a priority"),
+    })
+    register_object_type("sla_policy", _l("Service-level policy"), fields={
+        "first_response_minutes": lazy_pgettext("audit field", "First response (working minutes)"),
+        "resolution_minutes": lazy_pgettext("audit field", "Resolution (working minutes)"),
+        "warn_at": lazy_pgettext("audit field", "Warnings at (% of the target)"),
     })
     register_object_type("ticket", _l("Ticket"), resolve=_tickets, fields={
         "status": _l("Status"), "assignee_id": lazy_pgettext("audit field", "Assignee"),
@@ -34,5 +41,8 @@ def register() -> None:
         "duplicate_of_id": lazy_pgettext("audit field", "Duplicate of"),
         "is_spam": lazy_pgettext("audit field", "Spam"), "archived": lazy_pgettext("audit field", "Archived"),
         "priority": lazy_pgettext("audit field", "Priority"), "event_id": lazy_pgettext("audit field", "Entry"),
+        "escalation": lazy_pgettext("audit field", "Escalation level"),
+        "steps": lazy_pgettext("audit field", "Steps"),
+        "elapsed_minutes": lazy_pgettext("audit field", "Working minutes elapsed"),
     }, values={"status": STATUS_LABELS, "priority": PRIORITY_LABELS, "assignee_id": "user",
                "department_id": "department", "duplicate_of_id": "ticket"})

@@ -3,11 +3,12 @@ The queue pages, SLA scan, digest sections and to-dos come with the rest of issu
 from __future__ import annotations
 
 from portal import signals
-from portal.triage import audit_trail, services
+from portal.triage import audit_trail, services, sla
 
 BLUEPRINTS = ()
 
 
 def setup() -> None:
     audit_trail.register()
+    sla.register()
     signals.feedback_received.connect(services.on_feedback_received)

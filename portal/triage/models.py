@@ -103,6 +103,9 @@ class Ticket(db.Model):
     sla_warned: Mapped[list] = mapped_column(sa.JSON, default=list)
     #: How far up the escalation ladder (0 nobody, 1 assignee, 2 head, 3 quality manager).
     escalation: Mapped[int] = mapped_column(default=0)
+    #: The next moment the SLA scan must look at this ticket (its next warning or escalation step); None: nothing
+    #: left to send. Kept by portal/triage/sla.py, so the scan reads only the tickets that are due.
+    sla_next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: 整改: the deadline (working days from the 差评), what was done, when.
     rectification_due_on: Mapped[date | None] = mapped_column(sa.Date)
     rectification_note: Mapped[str] = mapped_column(sa.Text, default="")
@@ -124,6 +127,10 @@ class Ticket(db.Model):
         sa.Index("ix_ticket_queue_status", "department_id", "status", "received_at", "id"),
         # The SLA scan reads only open tickets whose deadline is near (cost ∝ the tickets due, not all open ones).
         sa.Index("ix_ticket_resolution_due", "resolution_due_at",
+                 postgresql_where=sa.text("status IN ('new', 'accepted', 'in_progress')"),
+                 sqlite_where=sa.text("status IN ('new', 'accepted', 'in_progress')")),
+        # The SLA scan's own: open, running tickets whose next warning or escalation moment has passed.
+        sa.Index("ix_ticket_sla_next_check", "sla_next_check_at",
                  postgresql_where=sa.text("status IN ('new', 'accepted', 'in_progress')"),
                  sqlite_where=sa.text("status IN ('new', 'accepted', 'in_progress')")),
         sa.CheckConstraint("status IN ('new', 'accepted', 'in_progress', 'awaiting_customer', 'resolved', 'closed')",

@@ -34,6 +34,7 @@ from portal.core.types import utcnow
 from portal.extensions import db
 from portal.org.models import Department, User
 from portal.raci.services import departments_with
+from portal.triage import sla
 from portal.triage.models import (ACCEPTED, ASSIGN, AWAITING_CUSTOMER, BY_CATEGORY, BY_ENTRY, BY_MATRIX, BY_POINT,
                                   BY_REASSIGNMENT, CLOSED, FLAG, HIGH, IN_PROGRESS, MERGE, NEW, NORMAL, NOTE,
                                   OPEN_STATUSES, REASSIGN, REPLY, RESOLVED, STATUS, Callback, RoutingRule, Ticket,
@@ -133,11 +134,13 @@ def open_ticket(feedback) -> Ticket:
     negative = feedback.rating is not None and feedback.rating <= NEGATIVE_MAX
     consented = feedback.contact_consent_at is not None and bool(feedback.contact_phone or feedback.contact_email)
     now = utcnow()
+    priority = HIGH if negative else NORMAL
     ticket = _insert(dict(
         feedback_id=feedback.id, department_id=department_id, service_point_id=feedback.service_point_id,
-        status=NEW, priority=HIGH if negative else NORMAL, routed_by=how, negative=negative,
+        status=NEW, priority=priority, routed_by=how, negative=negative,
         callback_required=negative and consented, is_spam=bool(feedback.is_spam), received_at=feedback.created_at,
-        sla_warned=[], escalation=0, rectification_note="", created_at=now, updated_at=now))
+        sla_warned=[], escalation=0, rectification_note="", created_at=now, updated_at=now,
+        **sla.deadlines(priority, feedback.created_at)))
     if ticket is None:  # a twin made it a moment ago
         return db.session.scalar(sa.select(Ticket).where(Ticket.feedback_id == feedback.id))
     if how != BY_POINT:
@@ -229,6 +232,7 @@ def set_status(actor, ticket_id: int, to: str) -> Ticket:
         db.session.add(TicketPause(ticket_id=ticket.id, paused_at=now))
     elif before == AWAITING_CUSTOMER:
         _resume(ticket, now)
+    sla.after_status_change(ticket)
     _event(ticket, STATUS, actor, before=before, after=to)
     record("triage.status", ticket, actor=actor, before={"status": before}, after={"status": to})
     return ticket
