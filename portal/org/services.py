@@ -19,7 +19,7 @@ from portal.org.accounts import normalize_username, set_password
 from portal.core.errors import NotFound, ServiceError
 from portal.core.trees import would_cycle
 from portal.extensions import db
-from portal.org.models import Department, Position, User
+from portal.org.models import Department, Position, User, UserRole
 from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, ROLES
 from portal.web.access import ensure_role
 
@@ -98,6 +98,12 @@ def user_page(query: str, department_id: int | None, active: bool | None, page: 
 
 def active_users() -> list[User]:
     return list(db.session.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.username)))
+
+
+def active_users_with_role(role: str) -> list[User]:
+    """The active users holding ``role`` (e.g. every quality manager, for escalations), by id."""
+    return list(db.session.scalars(sa.select(User).join(UserRole, UserRole.user_id == User.id).where(
+        UserRole.role == role, User.active.is_(True)).order_by(User.id)))
 
 
 def active_positions(department_id: int) -> list[Position]:

@@ -43,11 +43,12 @@ from portal.core.registry import register_cron
 from portal.core.roles import QUALITY_MANAGER
 from portal.core.types import utcnow
 from portal.extensions import db
+from portal.org.services import active_users_with_role
 from portal.home.registry import TodoItem, register_todo_provider
 from portal.notify.registry import DigestItem, register_digest_section, register_kind
 from portal.notify.services import notify_many
 from portal.objectives.registry import register_metric
-from portal.org.models import Department, User, UserRole
+from portal.org.models import Department, User
 from portal.sop.models import Document, DocumentVersion
 from portal.training import services
 from portal.training.models import (DONE, LADDER_EMPLOYEE, LADDER_HEAD, LADDER_QM, NOT_APPLICABLE, OPEN, SUPERSEDED,
@@ -215,8 +216,7 @@ def _notify_heads(climbed: list[Climbed], today: date, days: int) -> int:
 
 
 def quality_managers() -> list[User]:
-    return list(db.session.scalars(sa.select(User).join(UserRole, UserRole.user_id == User.id).where(
-        UserRole.role == QUALITY_MANAGER, User.active.is_(True)).order_by(User.id)))
+    return active_users_with_role(QUALITY_MANAGER)
 
 
 def _notify_quality_managers(climbed: list[Climbed], today: date, days: int) -> int:

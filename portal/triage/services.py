@@ -37,7 +37,7 @@ from portal.raci.services import departments_with
 from portal.triage import sla
 from portal.triage.models import (ACCEPTED, ASSIGN, AWAITING_CUSTOMER, BY_CATEGORY, BY_ENTRY, BY_MATRIX, BY_POINT,
                                   BY_REASSIGNMENT, CLOSED, FLAG, HIGH, IN_PROGRESS, MERGE, NEW, NORMAL, NOTE,
-                                  OPEN_STATUSES, REASSIGN, REPLY, RESOLVED, STATUS, Callback, RoutingRule, Ticket,
+                                  REASSIGN, RESOLVED, STATUS, Callback, RoutingRule, Ticket,
                                   TicketEvent, TicketPause)
 
 MANAGERS = (ADMIN, QUALITY_MANAGER)

@@ -52,10 +52,11 @@ from portal.core.registry import register_cron
 from portal.core.roles import QUALITY_MANAGER
 from portal.core.types import utcnow
 from portal.extensions import db
+from portal.org.services import active_users_with_role
 from portal.home.registry import TodoItem, register_todo_provider
 from portal.notify.registry import DigestItem, register_digest_section, register_kind
 from portal.notify.services import notify_many
-from portal.org.models import Department, User, UserRole
+from portal.org.models import Department, User
 from portal.triage.models import (ACCEPTED, HIGH, IN_PROGRESS, LOW, NEW, NORMAL, OPEN_STATUSES, PRIORITIES,
                                   SlaPolicy, Ticket, TicketPause)
 from portal.workcal import clock
@@ -295,8 +296,7 @@ def due_query(now: datetime, limit: int = SCAN_BATCH):
 
 
 def quality_managers() -> list[User]:
-    return list(db.session.scalars(sa.select(User).join(UserRole, UserRole.user_id == User.id).where(
-        UserRole.role == QUALITY_MANAGER, User.active.is_(True)).order_by(User.id)))
+    return active_users_with_role(QUALITY_MANAGER)
 
 
 @dataclass
