@@ -32,6 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("policy", "objectives"),   # quality policy, quality objectives
     ("sop", "feedback"),        # document control; customer feedback intake (service points, kiosk, API)
     ("training", "triage"),     # training sign-offs, matrix, qualifications; the feedback queues (工单处理)
+    ("capa",),                  # corrective and preventive actions (纠正预防措施)
 )
 
 DOMAINS: tuple[str, ...] = tuple(name for layer in LAYERS for name in layer)

@@ -25,6 +25,7 @@ MEANINGS = {
     "periodic_review": _l("Periodic review (定期评审)"),
     "read_understood": _l("Read and understood (已阅读并理解)"),
     "trainer_attest": _l("Trained and signed in the attendees (培训签到)"),
+    "capa_close": _l("Closed a corrective action (关闭纠正预防措施)"),
 }
 #: The most signatures one password entry may apply (bulk approval).
 MAX_BATCH = 50

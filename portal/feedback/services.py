@@ -765,3 +765,25 @@ def day_summary(users: list[User], day) -> dict[int, list[tuple[str, int, int, f
         if lines:
             out[user.id] = lines
     return out
+
+
+# -- satisfaction, for other domains' checks ---------------------------------------------------------
+#: Ratings counted as satisfied in CSAT (满意 and 非常满意).
+SATISFIED_MIN = 4
+
+
+def satisfaction(start: datetime, end: datetime, *, point_ids: list[int] | None = None,
+                 department_id: int | None = None, exclude_ids=()) -> tuple[float | None, int]:
+    """CSAT of the ratings given in [start, end): (the share of ratings of 4 or 5 in per cent, or None without
+    ratings; how many ratings), of the given points or of a department's; spam and ``exclude_ids`` left out."""
+    query = sa.select(sa.func.count(), sa.func.count().filter(Feedback.rating >= SATISFIED_MIN)).where(
+        Feedback.rating.is_not(None), Feedback.is_spam.is_(False), Feedback.rated_at >= start, Feedback.rated_at < end)
+    if point_ids is not None:
+        query = query.where(Feedback.service_point_id.in_(point_ids or [-1]))
+    if department_id is not None:
+        query = query.where(Feedback.department_id == department_id)
+    excluded = list(exclude_ids)
+    if excluded:
+        query = query.where(Feedback.id.not_in(excluded))
+    total, satisfied = db.session.execute(query).one()
+    return (round(satisfied * 100.0 / total, 1) if total else None), total

@@ -395,3 +395,16 @@ def set_archived(actor, ticket_id: int, archived: bool) -> Ticket:
     record("triage.archive", ticket, actor=actor, after={"archived": archived})
     return ticket
 
+
+
+# -- for other domains ------------------------------------------------------------------------------
+def upheld_feedback_ids(start: datetime, end: datetime, *, point_ids: list[int] | None = None,
+                        department_id: int | None = None) -> list[int]:
+    """The feedback rows received in [start, end) whose rating an upheld appeal took out of the KPIs."""
+    query = sa.select(Ticket.feedback_id).where(Ticket.appeal_status == "upheld", Ticket.received_at >= start,
+                                                Ticket.received_at < end)
+    if point_ids is not None:
+        query = query.where(Ticket.service_point_id.in_(point_ids or [-1]))
+    if department_id is not None:
+        query = query.where(Ticket.department_id == department_id)
+    return list(db.session.scalars(query))
