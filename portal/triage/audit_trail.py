@@ -31,7 +31,7 @@ def register() -> None:
     register_object_type("sla_policy", _l("Service-level policy"), fields={
         "first_response_minutes": lazy_pgettext("audit field", "First response (working minutes)"),
         "resolution_minutes": lazy_pgettext("audit field", "Resolution (working minutes)"),
-        "warn_at": lazy_pgettext("audit field", "Warnings at (% of the target)"),
+        "warn_at": lazy_pgettext("audit field", "Warnings at (per cent of the target)"),
     })
     register_object_type("ticket", _l("Ticket"), resolve=_tickets, fields={
         "status": _l("Status"), "assignee_id": lazy_pgettext("audit field", "Assignee"),
