@@ -1,13 +1,18 @@
 """What triage plugs in: a ticket for every feedback item (``feedback_received``) and the audit-trail words.
-The queue pages, SLA scan, digest sections and to-dos come with the rest of issue 12."""
+The queue pages (工单), the poor-rating reopen; the SLA scan, digest sections and to-dos come with the rest of issue 12."""
 from __future__ import annotations
 
-from portal import signals
-from portal.triage import audit_trail, services
+from flask_babel import lazy_gettext as _l
 
-BLUEPRINTS = ()
+from portal import signals
+from portal.triage import audit_trail, bp, reply, services
+from portal.web.nav import NavEntry, register_nav
+
+BLUEPRINTS = (bp,)
 
 
 def setup() -> None:
     audit_trail.register()
     signals.feedback_received.connect(services.on_feedback_received)
+    signals.resolution_rated.connect(reply.on_resolution_rated)
+    register_nav(NavEntry(_l("Tickets"), "queue.index"), order=32)
