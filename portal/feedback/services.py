@@ -32,6 +32,7 @@ from portal.core.errors import NotFound, PermissionDenied, ServiceError
 from portal.core.types import utcnow
 from portal.extensions import db
 from portal.feedback import access, codes
+from portal.feedback.models import NEW as FEEDBACK_NEW
 from portal.feedback.models import (CHANNELS, COMPLAINT, KINDS, NEGATIVE_MAX, RATING, RATING_LABELS, REPLIED, RESOLVED,
                                     SPAM_LINKS, SPAM_REPEAT, STAFF_CHANNELS, STAFF_KINDS, Feedback, ServicePoint, StaffCode)
 from portal.org.models import Department, User, UserRole
@@ -588,7 +589,7 @@ def set_resolved(feedback: Feedback, resolved: bool, actor: User | None) -> Feed
         feedback.resolved_at, feedback.status = utcnow(), RESOLVED
         feedback.resolution_rating = feedback.resolution_rated_at = None
     else:
-        feedback.resolved_at, feedback.status = None, (REPLIED if feedback.reply else NEW)
+        feedback.resolved_at, feedback.status = None, (REPLIED if feedback.reply else FEEDBACK_NEW)
     db.session.flush()
     record("feedback.resolve" if resolved else "feedback.reopen", feedback, actor=actor, before=before,
            after={"status": feedback.status}, ip=None if actor is not None else "")

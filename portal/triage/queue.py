@@ -11,7 +11,8 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
-from sqlalchemy.orm import selectinload
+from flask import g, has_request_context
+from sqlalchemy.orm import joinedload, lazyload
 
 from portal.core.errors import NotFound, ServiceError
 from portal.extensions import db
@@ -69,9 +70,19 @@ def decode_cursor(text: str) -> tuple[datetime, int] | None:
         return None
 
 
+def queue_ids(actor) -> set[int] | None:
+    """``services.queue_department_ids``, once per request."""
+    if not has_request_context():
+        return services.queue_department_ids(actor)
+    cache = g.setdefault("_triage_queue_ids", {})
+    if actor.id not in cache:
+        cache[actor.id] = services.queue_department_ids(actor)
+    return cache[actor.id]
+
+
 def visible_departments(actor) -> list[Department]:
     """The queues the actor may open, in the organisation's order."""
-    ids = services.queue_department_ids(actor)
+    ids = queue_ids(actor)
     stmt = sa.select(Department).where(Department.active.is_(True)).order_by(Department.sort_order, Department.name)
     if ids is not None:
         stmt = stmt.where(Department.id.in_(ids or {-1}))
@@ -80,7 +91,7 @@ def visible_departments(actor) -> list[Department]:
 
 def _scope(actor, filters: QueueFilters):
     """The WHERE clauses of the reader's queue(s) and the filters but the status; NotFound for a foreign queue."""
-    ids = services.queue_department_ids(actor)
+    ids = queue_ids(actor)
     department = None
     if filters.department_id:
         if ids is not None and filters.department_id not in ids:
@@ -128,8 +139,9 @@ def status_counts(actor, filters: QueueFilters) -> dict[str, int]:
     return counts
 
 
-def list_queue(actor, filters: QueueFilters, page_size: int = PAGE_SIZE, *, with_counts: bool = True) -> QueuePage:
+def list_queue(actor, filters: QueueFilters, page_size: int | None = None, *, with_counts: bool = True) -> QueuePage:
     """A page of the queue, newest first (a fixed number of queries, whatever the page size)."""
+    page_size = page_size or PAGE_SIZE
     where, department = _scope(actor, filters)
     status = _status_clause(filters.status)
     stmt = sa.select(Ticket).where(*where)
@@ -139,8 +151,8 @@ def list_queue(actor, filters: QueueFilters, page_size: int = PAGE_SIZE, *, with
     if cursor is not None:
         stmt = stmt.where(sa.tuple_(Ticket.received_at, Ticket.id) < sa.tuple_(*cursor))
     rows = list(db.session.scalars(
-        stmt.options(selectinload(Ticket.feedback), selectinload(Ticket.service_point),
-                     selectinload(Ticket.assignee), selectinload(Ticket.department))
+        stmt.options(joinedload(Ticket.feedback), joinedload(Ticket.service_point),
+                     joinedload(Ticket.assignee).lazyload(User.role_rows))
         .order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(page_size + 1)))
     more = len(rows) > page_size
     rows = rows[:page_size]
@@ -153,8 +165,9 @@ def member_choices(department_ids) -> list[tuple[int, str]]:
     ids = list(department_ids or ())
     if not ids:
         return []
-    return [(u.id, u.display_name) for u in db.session.scalars(
-        sa.select(User).where(User.department_id.in_(ids), User.active.is_(True)).order_by(User.display_name))]
+    return [(row.id, row.display_name) for row in db.session.execute(
+        sa.select(User.id, User.display_name).where(User.department_id.in_(ids), User.active.is_(True))
+        .order_by(User.display_name))]
 
 
 # -- bulk -----------------------------------------------------------------------------------------

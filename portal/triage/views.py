@@ -52,7 +52,8 @@ def _list_context(actor, filters: queue.QueueFilters) -> dict:
     bulk = BulkForm()
     members = queue.member_choices(member_departments if len(member_departments) <= 1 else ())
     bulk.assignee_id.choices = [("", _("— nobody —"))] + members
-    return dict(page=page, counts=page.counts, filters=filters, args=filters.args(), departments=departments, points=point_choices(),
+    return dict(page=page, counts=page.counts, filters=filters, args=filters.args(), departments=departments,
+                dept_names={d.id: d.name for d in departments}, points=point_choices(),
                 members=members, bulk=bulk, status_labels=STATUS_LABELS, priority_labels=PRIORITY_LABELS,
                 rating_labels=RATING_LABELS, bulk_max=queue.BULK_MAX)
 
@@ -122,7 +123,7 @@ def _forms(actor, ticket, **given) -> dict:
     return forms
 
 
-def _detail(actor, ticket_id: int, status: int = 200, **given):
+def _detail(actor, ticket_id: int, code: int = 200, **given):
     ticket = services.get_ticket(actor, ticket_id)
     feedback = ticket.feedback
     sla = None
@@ -142,7 +143,7 @@ def _detail(actor, ticket_id: int, status: int = 200, **given):
         status_labels=STATUS_LABELS, priority_labels=PRIORITY_LABELS,
         rating_labels=RATING_LABELS, channel_labels=CHANNEL_LABELS, kind_labels=KIND_LABELS,
         callback_labels=CALLBACK_LABELS, confirm=ConfirmForm(), **_forms(actor, ticket, **given))
-    return render("triage/detail.html", "triage/_partials/_detail.html", **context), status
+    return render("triage/detail.html", "triage/_partials/_detail.html", **context), code
 
 
 @bp.route("/<int:ticket_id>")
