@@ -764,6 +764,13 @@ def all_department_choices() -> list[tuple[int, str]]:
     return [(d.id, d.name) for d in db.session.scalars(stmt)]
 
 
+def labels() -> dict:
+    """The words of a feedback row's channel, kind and rating, for pages of other domains (the triage queue)."""
+    from portal.feedback.models import CHANNEL_LABELS, KIND_LABELS
+
+    return {"channel": CHANNEL_LABELS, "kind": KIND_LABELS, "rating": RATING_LABELS}
+
+
 def point_choices() -> list[tuple[int, str]]:
     return [(p.id, p.label) for p in active_points()]
 

@@ -14,8 +14,7 @@ from portal.core.forms import ConfirmForm
 from portal.core.i18n import portal_tz
 from portal.core.parsing import parse_id
 from portal.feedback import access as feedback_access
-from portal.feedback.models import CHANNEL_LABELS, KIND_LABELS, RATING_LABELS
-from portal.feedback.services import all_department_choices, point_choices
+from portal.feedback.services import all_department_choices, labels, point_choices
 from portal.triage import bp, queue, reply, services
 from portal.triage.forms import (CALLBACK_LABELS, AssignForm, BulkForm, CallbackForm, FlagForm, MergeForm, NoteForm,
                                  ReassignForm, ReplyForm, StatusForm)
@@ -55,7 +54,7 @@ def _list_context(actor, filters: queue.QueueFilters) -> dict:
     return dict(page=page, counts=page.counts, filters=filters, args=filters.args(), departments=departments,
                 dept_names={d.id: d.name for d in departments}, points=point_choices(),
                 members=members, bulk=bulk, status_labels=STATUS_LABELS, priority_labels=PRIORITY_LABELS,
-                rating_labels=RATING_LABELS, bulk_max=queue.BULK_MAX)
+                rating_labels=labels()["rating"], bulk_max=queue.BULK_MAX)
 
 
 @bp.route("/")
@@ -141,7 +140,7 @@ def _detail(actor, ticket_id: int, code: int = 200, **given):
         transitions=[(to, ACTION_LABELS[to] if to != "in_progress" or ticket.status != "resolved"
                       else lazy_pgettext("ticket action", "Reopen")) for to in transitions],
         status_labels=STATUS_LABELS, priority_labels=PRIORITY_LABELS,
-        rating_labels=RATING_LABELS, channel_labels=CHANNEL_LABELS, kind_labels=KIND_LABELS,
+        rating_labels=labels()["rating"], channel_labels=labels()["channel"], kind_labels=labels()["kind"],
         callback_labels=CALLBACK_LABELS, confirm=ConfirmForm(), **_forms(actor, ticket, **given))
     return render("triage/detail.html", "triage/_partials/_detail.html", **context), code
 
