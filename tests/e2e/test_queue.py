@@ -1,0 +1,48 @@
+"""The queue in a real browser against the real server: the head of 客服部 assigns a 差评 to 张三 from the list's
+side panel, 张三 replies and resolves it, the customer sees the reply on the 查询码 page and rates the handling
+poorly, and the ticket is back in progress. No CSP report on these pages."""
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.browser import log_in, new_page
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def test_assign_reply_and_the_customer_rates(browser, live_server):
+    data = live_server.run_seed("tests.e2e.seed_queue")
+    ticket = data["ticket_id"]
+    head_context, head = new_page(browser, live_server)
+    log_in(head, live_server, data["head"])
+    head.goto("/queue/")
+    head.locator(f"#queue-list a[href='/queue/{ticket}']").first.click()
+    drawer = head.locator("#ticket-drawer #ticket-detail")
+    drawer.wait_for()
+    assert data["comment"] in drawer.inner_text()
+    drawer.locator("#as-assignee_id").select_option(str(data["employee_id"]))
+    drawer.locator("form[action$='/assign'] button[type=submit]").click()
+    head.wait_for_function(f"document.querySelector('#ticket-detail') && "
+                           f"document.querySelector('#ticket-detail').innerText.includes('张三')")
+
+    context, page = new_page(browser, live_server)
+    log_in(page, live_server, data["employee"])
+    page.goto(f"/queue/{ticket}")
+    page.locator("#reply-text").fill("您好，已为您加开窗口，给您带来不便深表歉意。")
+    page.locator("form[action$='/reply'] button[type=submit]").click()
+    page.wait_for_function("document.querySelector('#ticket-history').innerText.includes('加开窗口')")
+    page.locator("form[action$='/status'] input[value=resolved] ~ button").click()
+    page.wait_for_function("!document.querySelector(\"form[action$='/status'] input[value=resolved]\")")
+
+    customer_context, customer = new_page(browser, live_server)
+    customer.goto(f"/q/{data['query_code']}")
+    assert "加开窗口" in customer.inner_text("body")
+    customer.locator("label[for=rating-1]").click()
+    customer.locator("button.send").click()
+    customer.wait_for_function("!document.querySelector('label[for=rating-1]')")
+
+    page.reload()
+    assert page.locator("form[action$='/status'] input[value=resolved]").count() == 1  # in progress again
+    assert page.csp_errors == [] and head.csp_errors == [] and customer.csp_errors == []
+    for c in (context, head_context, customer_context):
+        c.close()
