@@ -4,6 +4,7 @@ poorly, and the ticket is back in progress. No CSP report on these pages."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.browser import log_in, new_page
 
@@ -22,24 +23,23 @@ def test_assign_reply_and_the_customer_rates(browser, live_server):
     assert data["comment"] in drawer.inner_text()
     drawer.locator("#as-assignee_id").select_option(str(data["employee_id"]))
     drawer.locator("form[action$='/assign'] button[type=submit]").click()
-    head.wait_for_function(f"document.querySelector('#ticket-detail') && "
-                           f"document.querySelector('#ticket-detail').innerText.includes('张三')")
+    expect(head.locator("#ticket-detail dl")).to_contain_text("张三")
 
     context, page = new_page(browser, live_server)
     log_in(page, live_server, data["employee"])
     page.goto(f"/queue/{ticket}")
     page.locator("#reply-text").fill("您好，已为您加开窗口，给您带来不便深表歉意。")
     page.locator("form[action$='/reply'] button[type=submit]").click()
-    page.wait_for_function("document.querySelector('#ticket-history').innerText.includes('加开窗口')")
+    expect(page.locator("#ticket-history")).to_contain_text("加开窗口")
     page.locator("form[action$='/status'] input[value=resolved] ~ button").click()
-    page.wait_for_function("!document.querySelector(\"form[action$='/status'] input[value=resolved]\")")
+    expect(page.locator("form[action$='/status'] input[value=resolved]")).to_have_count(0)
 
     customer_context, customer = new_page(browser, live_server)
     customer.goto(f"/q/{data['query_code']}")
     assert "加开窗口" in customer.inner_text("body")
     customer.locator("label[for=rating-1]").click()
     customer.locator("button.send").click()
-    customer.wait_for_function("!document.querySelector('label[for=rating-1]')")
+    expect(customer.locator("label[for=rating-1]")).to_have_count(0)
 
     page.reload()
     assert page.locator("form[action$='/status'] input[value=resolved]").count() == 1  # in progress again
