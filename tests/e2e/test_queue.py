@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.browser import log_in, new_page
+from tests.e2e.test_pages_phone_a11y import _axe_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -43,6 +44,12 @@ def test_assign_reply_and_the_customer_rates(browser, live_server):
 
     page.reload()
     assert page.locator("form[action$='/status'] input[value=resolved]").count() == 1  # in progress again
+    # the ticket page and the list, on a phone: nothing scrolls sideways, axe finds nothing serious
+    page.set_viewport_size({"width": 375, "height": 667})
+    for path in (f"/queue/{ticket}", "/queue/"):
+        page.goto(path)
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+        assert _axe_problems(page) == [], path
     assert page.csp_errors == [] and head.csp_errors == [] and customer.csp_errors == []
     for c in (context, head_context, customer_context):
         c.close()
