@@ -79,6 +79,7 @@ def register() -> None:
                                  "api_token_id": lazy_pgettext("audit field", "API token"),
                                  "items": lazy_pgettext("audit field", "Items"),
                                  "period": lazy_pgettext("audit field", "Period")},
-                         values={"channel": CHANNEL_LABELS, "kind": KIND_LABELS, "status": STATUS_LABELS, "rating": RATING_LABELS,
+                         values={"channel": CHANNEL_LABELS, "kind": KIND_LABELS, "status": STATUS_LABELS,
+                                 "rating": RATING_LABELS,
                                  "resolution_rating": RATING_LABELS, "service_point_id": "service_point",
                                  "department_id": "department", "api_token_id": "api_token"})

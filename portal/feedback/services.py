@@ -34,7 +34,8 @@ from portal.extensions import db
 from portal.feedback import access, codes
 from portal.feedback.models import NEW as FEEDBACK_NEW
 from portal.feedback.models import (CHANNELS, COMPLAINT, KINDS, NEGATIVE_MAX, RATING, RATING_LABELS, REPLIED, RESOLVED,
-                                    SPAM_LINKS, SPAM_REPEAT, STAFF_CHANNELS, STAFF_KINDS, Feedback, ServicePoint, StaffCode)
+                                    SPAM_LINKS, SPAM_REPEAT, STAFF_CHANNELS, STAFF_KINDS, Feedback, ServicePoint,
+                                    StaffCode)
 from portal.org.models import Department, User, UserRole
 from portal.org.services import clean_email
 

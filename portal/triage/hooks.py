@@ -1,5 +1,6 @@
-"""What triage plugs in: a ticket for every feedback item (``feedback_received``) and the audit-trail words.
-The queue pages (工单), the poor-rating reopen; the SLA scan, digest sections and to-dos come with the rest of issue 12."""
+"""What triage plugs in: a ticket for every feedback item (``feedback_received``), the audit-trail words, the queue
+pages (工单) and the reopening of a poorly rated resolution (``resolution_rated``). The SLA scan, digest sections and
+to-dos come with the rest of issue 12."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l

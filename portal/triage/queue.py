@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 import sqlalchemy as sa
 from flask_babel import gettext as _
 from flask import g, has_request_context
-from sqlalchemy.orm import joinedload, lazyload
+from sqlalchemy.orm import joinedload
 
 from portal.core.errors import NotFound, ServiceError
 from portal.extensions import db

@@ -180,8 +180,8 @@ def test_double_clicks_add_one_note_and_one_reply(queues, client_for):
     for _ in range(2):
         assert member.post(f"/queue/{ticket.id}/note", data={"note-text": "已联系窗口", "note-request_key": "k-n1"},
                            headers=HX).status_code == 200
-        assert member.post(f"/queue/{ticket.id}/reply", data={"reply-text": "您好，已处理", "reply-request_key": "k-r1"},
-                           headers=HX).status_code == 200
+        assert member.post(f"/queue/{ticket.id}/reply",
+                           data={"reply-text": "您好，已处理", "reply-request_key": "k-r1"}, headers=HX).status_code == 200
     assert count(TicketEvent, TicketEvent.kind == "note") == 1
     assert count(TicketEvent, TicketEvent.kind == "reply") == 1
     assert len(audit("triage.note")) == len(audit("triage.reply")) == len(audit("feedback.reply")) == 1
