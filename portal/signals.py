@@ -48,6 +48,9 @@ user_deactivated = _signals.signal("user-deactivated", doc="A user was deactivat
 user_joined = _signals.signal("user-joined", doc="A user was created or reactivated.")
 #: sender: None; kwargs: changes (a list of (process_id, department_id, role before, role after)), actor
 matrix_changed = _signals.signal("matrix-changed", doc="Cells of the responsibility matrix changed.")
+#: sender: the Feedback whose resolution the customer just rated; kwargs: rating (1–5). Triage reopens the ticket
+#: of a poor rating (2 or below).
+resolution_rated = _signals.signal("resolution-rated", doc="A customer rated how their feedback was resolved.")
 
 ALL = (policy_published, objective_missed, document_effective, feedback_received, user_moved, user_deactivated,
-       user_joined, matrix_changed)
+       user_joined, matrix_changed, resolution_rated)

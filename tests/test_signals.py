@@ -19,7 +19,7 @@ from portal.policy.models import APPROVED, PUBLISHED, QualityPolicy
 from tests.helpers import DEFAULT_PASSWORD
 
 REQUIRED = ("policy-published", "objective-missed", "document-effective", "feedback-received", "user-moved",
-            "user-deactivated", "user-joined", "matrix-changed")
+            "user-deactivated", "user-joined", "matrix-changed", "resolution-rated")
 
 
 def test_the_signals_the_domains_need_are_declared_and_documented():

@@ -8,7 +8,8 @@ from flask_babel import lazy_pgettext
 from portal.audit.registry import register_action_labels, register_object_type
 from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
 from portal.extensions import db
-from portal.feedback.models import CHANNEL_LABELS, KIND_LABELS, RATING_LABELS, Feedback, ServicePoint, StaffCode
+from portal.feedback.models import (CHANNEL_LABELS, KIND_LABELS, RATING_LABELS, STATUS_LABELS, Feedback, ServicePoint,
+                                    StaffCode)
 
 
 def _points(ids: list[int]) -> dict[int, tuple[str, str]]:
@@ -40,6 +41,9 @@ def register() -> None:
         "feedback.not_spam": lazy_pgettext("audit action", "Restored feedback marked as spam"),
         "feedback.query_code_reissue": lazy_pgettext("audit action", "Gave feedback a new follow-up code"),
         "feedback.resolution_rate": lazy_pgettext("audit action", "The customer rated the handling"),
+        "feedback.reply": lazy_pgettext("audit action", "Replied to the customer"),
+        "feedback.resolve": lazy_pgettext("audit action", "Marked feedback as resolved"),
+        "feedback.reopen": lazy_pgettext("audit action", "Reopened resolved feedback"),
         "feedback.seed_demo": lazy_pgettext("audit action", "Loaded the demo feedback"),
     })
     fields = {
@@ -70,9 +74,12 @@ def register() -> None:
                                  "spam": lazy_pgettext("audit field", "Spam"),
                                  "spam_reasons": lazy_pgettext("audit field", "Why"),
                                  "resolution_rating": lazy_pgettext("audit field", "Rating of the handling"),
+                                 "reply": lazy_pgettext("audit field", "Reply"),
+                                 "status": lazy_pgettext("audit field", "Status"),
                                  "api_token_id": lazy_pgettext("audit field", "API token"),
                                  "items": lazy_pgettext("audit field", "Items"),
                                  "period": lazy_pgettext("audit field", "Period")},
-                         values={"channel": CHANNEL_LABELS, "kind": KIND_LABELS, "rating": RATING_LABELS,
+                         values={"channel": CHANNEL_LABELS, "kind": KIND_LABELS, "status": STATUS_LABELS,
+                                 "rating": RATING_LABELS,
                                  "resolution_rating": RATING_LABELS, "service_point_id": "service_point",
                                  "department_id": "department", "api_token_id": "api_token"})

@@ -32,8 +32,10 @@ from portal.core.errors import NotFound, PermissionDenied, ServiceError
 from portal.core.types import utcnow
 from portal.extensions import db
 from portal.feedback import access, codes
-from portal.feedback.models import (CHANNELS, COMPLAINT, KINDS, NEGATIVE_MAX, RATING, RATING_LABELS, SPAM_LINKS,
-                                    SPAM_REPEAT, STAFF_CHANNELS, STAFF_KINDS, Feedback, ServicePoint, StaffCode)
+from portal.feedback.models import NEW as FEEDBACK_NEW
+from portal.feedback.models import (CHANNELS, COMPLAINT, KINDS, NEGATIVE_MAX, RATING, RATING_LABELS, REPLIED, RESOLVED,
+                                    SPAM_LINKS, SPAM_REPEAT, STAFF_CHANNELS, STAFF_KINDS, Feedback, ServicePoint,
+                                    StaffCode)
 from portal.org.models import Department, User, UserRole
 from portal.org.services import clean_email
 
@@ -555,6 +557,43 @@ def rate_resolution(feedback: Feedback, rating: int | None) -> Feedback:
     feedback.resolution_rated_at = utcnow()
     db.session.flush()
     record("feedback.resolution_rate", feedback, actor=None, after={"resolution_rating": rating}, ip="")
+    signals.resolution_rated.send(feedback, rating=rating)
+    return feedback
+
+
+MAX_REPLY = 5000
+
+
+def set_reply(feedback: Feedback, text: str, actor: User) -> Feedback:
+    """The department's reply to the customer, shown on the 查询码 page (the triage queue checks who may reply)."""
+    text = (text or "").replace("\r\n", "\n").strip()
+    if not text:
+        raise ServiceError(("text", _("Write the reply.")))
+    if len(text) > MAX_REPLY:
+        raise ServiceError(("text", _("At most %(n)d characters.", n=MAX_REPLY)))
+    before = {"reply": feedback.reply, "status": feedback.status}
+    feedback.reply, feedback.replied_at = text, utcnow()
+    if feedback.status != RESOLVED:
+        feedback.status = REPLIED
+    db.session.flush()
+    record("feedback.reply", feedback, actor=actor, before=before, after={"reply": text, "status": feedback.status})
+    return feedback
+
+
+def set_resolved(feedback: Feedback, resolved: bool, actor: User | None) -> Feedback:
+    """Resolved (the customer may now rate the handling) or reopened (a poor rating, or staff reopening it: the
+    earlier rating is kept in the audit trail and a new one may be given once it is resolved again)."""
+    if resolved == (feedback.resolved_at is not None):
+        return feedback
+    before = {"status": feedback.status, "resolution_rating": feedback.resolution_rating}
+    if resolved:
+        feedback.resolved_at, feedback.status = utcnow(), RESOLVED
+        feedback.resolution_rating = feedback.resolution_rated_at = None
+    else:
+        feedback.resolved_at, feedback.status = None, (REPLIED if feedback.reply else FEEDBACK_NEW)
+    db.session.flush()
+    record("feedback.resolve" if resolved else "feedback.reopen", feedback, actor=actor, before=before,
+           after={"status": feedback.status}, ip=None if actor is not None else "")
     return feedback
 
 
@@ -724,6 +763,13 @@ def department_choices(actor: User) -> list[tuple[int, str]]:
 def all_department_choices() -> list[tuple[int, str]]:
     stmt = sa.select(Department).where(Department.active.is_(True)).order_by(Department.sort_order, Department.name)
     return [(d.id, d.name) for d in db.session.scalars(stmt)]
+
+
+def labels() -> dict:
+    """The words of a feedback row's channel, kind and rating, for pages of other domains (the triage queue)."""
+    from portal.feedback.models import CHANNEL_LABELS, KIND_LABELS
+
+    return {"channel": CHANNEL_LABELS, "kind": KIND_LABELS, "rating": RATING_LABELS}
 
 
 def point_choices() -> list[tuple[int, str]]:

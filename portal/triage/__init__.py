@@ -1,4 +1,10 @@
 """工单处理: the departments' queues of customer feedback (tickets), their SLAs, the 差评 closed loop.
 
-The foundation (issue 12, first part): models, routing, the lifecycle, notes, call-backs, reassignment and flags
-as services; the queue pages come next."""
+The foundation: models, routing, the lifecycle, notes, call-backs, reassignment and flags as services
+(services.py); the queue pages at /queue (views.py, reads and bulk actions in queue.py, the customer's side in
+reply.py)."""
+from flask import Blueprint
+
+bp = Blueprint("queue", __name__, url_prefix="/queue")
+
+from portal.triage import views  # noqa: E402,F401

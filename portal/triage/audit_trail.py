@@ -12,7 +12,7 @@ from portal.triage.models import PRIORITY_LABELS, STATUS_LABELS, Ticket
 
 def _tickets(ids: list[int]) -> dict[int, tuple[str, str]]:
     rows = db.session.execute(sa.select(Ticket.id, Ticket.feedback_id).where(Ticket.id.in_(ids)))
-    return {r.id: (f"#{r.feedback_id}", "") for r in rows}
+    return {r.id: (f"#{r.id}", f"/queue/{r.id}") for r in rows}
 
 
 def register() -> None:
@@ -20,6 +20,7 @@ def register() -> None:
         "triage.status": lazy_pgettext("audit action", "Changed a ticket's status"),
         "triage.assign": lazy_pgettext("audit action", "Assigned a ticket"),
         "triage.reassign": lazy_pgettext("audit action", "Moved a ticket to another department's queue"),
+        "triage.reply": lazy_pgettext("audit action", "Replied to the customer on a ticket"),
         "triage.note": lazy_pgettext("audit action", "Added an internal note to a ticket"),
         "triage.callback": lazy_pgettext("audit action", "Recorded a call-back to a customer"),
         "triage.merge": lazy_pgettext("audit action", "Merged a duplicate ticket"),

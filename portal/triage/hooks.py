@@ -1,14 +1,20 @@
-"""What triage plugs in: a ticket for every feedback item (``feedback_received``) and the audit-trail words.
-The queue pages, SLA scan, digest sections and to-dos come with the rest of issue 12."""
+"""What triage plugs in: a ticket for every feedback item (``feedback_received``), the audit-trail words, the queue
+pages (工单), the reopening of a poorly rated resolution (``resolution_rated``), and the SLA scan with its
+notification kinds, digest section and to-do (``sla.register``)."""
 from __future__ import annotations
 
-from portal import signals
-from portal.triage import audit_trail, services, sla
+from flask_babel import lazy_gettext as _l
 
-BLUEPRINTS = ()
+from portal import signals
+from portal.triage import audit_trail, bp, reply, services, sla
+from portal.web.nav import NavEntry, register_nav
+
+BLUEPRINTS = (bp,)
 
 
 def setup() -> None:
     audit_trail.register()
     sla.register()
     signals.feedback_received.connect(services.on_feedback_received)
+    signals.resolution_rated.connect(reply.on_resolution_rated)
+    register_nav(NavEntry(_l("Tickets"), "queue.index"), order=32)

@@ -1,0 +1,231 @@
+"""The queue pages' reads and bulk actions: a department's tickets newest first, filtered, a page at a time by keyset
+on (received_at, id) — never OFFSET — with the count of each status; bulk assign and close.
+
+Isolation as everywhere in triage: a department outside the reader's queues is NotFound, never an empty page; a bulk
+action naming any ticket the actor may not work is NotFound as a whole and changes nothing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+import sqlalchemy as sa
+from flask_babel import gettext as _
+from flask import g, has_request_context
+from sqlalchemy.orm import joinedload
+
+from portal.core.errors import NotFound, ServiceError
+from portal.extensions import db
+from portal.org.models import Department, User
+from portal.triage import services
+from portal.triage.models import CLOSED, PRIORITIES, STATUSES, Ticket
+
+PAGE_SIZE = 50
+BULK_MAX = 100
+#: The assignee filter's words besides a user id.
+ASSIGNEE_ME, ASSIGNEE_NONE = "me", "none"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+@dataclass
+class QueueFilters:
+    department_id: int | None = None
+    status: str = ""             # "" every open and closed status, "open", or one of STATUSES
+    priority: str = ""
+    service_point_id: int | None = None
+    assignee: str = ""           # "" | me | none | a user id
+    spam: bool = False           # show spam too
+    archived: bool = False       # show archived too
+    cursor: str = ""             # keyset: "<received_at in µs>-<id>" of the last row shown
+
+    def args(self) -> dict:
+        """The filters as query parameters (without the status and the cursor), for links."""
+        out = {"department": self.department_id, "priority": self.priority,
+               "point": self.service_point_id, "assignee": self.assignee, "spam": "1" if self.spam else "",
+               "archived": "1" if self.archived else ""}
+        return {k: v for k, v in out.items() if v}
+
+
+@dataclass
+class QueuePage:
+    items: list[Ticket]
+    next_cursor: str
+    counts: dict[str, int] = field(default_factory=dict)
+    department: Department | None = None
+
+
+def encode_cursor(ticket: Ticket) -> str:
+    received = ticket.received_at if ticket.received_at.tzinfo else ticket.received_at.replace(tzinfo=timezone.utc)
+    return f"{(received - _EPOCH) // timedelta(microseconds=1)}-{ticket.id}"
+
+
+def decode_cursor(text: str) -> tuple[datetime, int] | None:
+    micros, _sep, ident = (text or "").partition("-")
+    if not (micros.isascii() and micros.isdigit() and ident.isascii() and ident.isdigit()) \
+            or len(micros) > 18 or len(ident) > 10:
+        return None
+    try:
+        return _EPOCH + timedelta(microseconds=int(micros)), int(ident)
+    except OverflowError:
+        return None
+
+
+def queue_ids(actor) -> set[int] | None:
+    """``services.queue_department_ids``, once per request."""
+    if not has_request_context():
+        return services.queue_department_ids(actor)
+    cache = g.setdefault("_triage_queue_ids", {})
+    if actor.id not in cache:
+        cache[actor.id] = services.queue_department_ids(actor)
+    return cache[actor.id]
+
+
+def visible_departments(actor) -> list[Department]:
+    """The queues the actor may open, in the organisation's order."""
+    ids = queue_ids(actor)
+    stmt = sa.select(Department).where(Department.active.is_(True)).order_by(Department.sort_order, Department.name)
+    if ids is not None:
+        stmt = stmt.where(Department.id.in_(ids or {-1}))
+    return list(db.session.scalars(stmt))
+
+
+def _scope(actor, filters: QueueFilters):
+    """The WHERE clauses of the reader's queue(s) and the filters but the status; NotFound for a foreign queue."""
+    ids = queue_ids(actor)
+    department = None
+    if filters.department_id:
+        if ids is not None and filters.department_id not in ids:
+            raise NotFound()
+        department = db.session.get(Department, filters.department_id)
+        if department is None:
+            raise NotFound()
+        where = [Ticket.department_id == department.id]
+    elif ids is None:
+        where = []
+    else:
+        where = [Ticket.department_id.in_(ids or {-1})]
+    if filters.priority in PRIORITIES:
+        where.append(Ticket.priority == filters.priority)
+    if filters.service_point_id:
+        where.append(Ticket.service_point_id == filters.service_point_id)
+    if filters.assignee == ASSIGNEE_ME:
+        where.append(Ticket.assignee_id == actor.id)
+    elif filters.assignee == ASSIGNEE_NONE:
+        where.append(Ticket.assignee_id.is_(None))
+    elif filters.assignee.isascii() and filters.assignee.isdigit() and len(filters.assignee) <= 10:
+        where.append(Ticket.assignee_id == int(filters.assignee))
+    if not filters.spam:
+        where.append(Ticket.is_spam.is_(False))
+    if not filters.archived:
+        where.append(Ticket.archived_at.is_(None))
+    return where, department
+
+
+def _status_clause(status: str):
+    if status == "open":
+        return Ticket.status.in_(services.OPEN_STATUSES)
+    if status in STATUSES:
+        return Ticket.status == status
+    return None
+
+
+def status_counts(actor, filters: QueueFilters) -> dict[str, int]:
+    """{status: tickets} under the filters but the status (one query), and "open": the open ones together."""
+    where, _department = _scope(actor, filters)
+    rows = db.session.execute(sa.select(Ticket.status, sa.func.count()).where(*where).group_by(Ticket.status))
+    counts = {status: 0 for status in STATUSES}
+    counts.update({status: n for status, n in rows})
+    counts["open"] = sum(counts[s] for s in services.OPEN_STATUSES)
+    return counts
+
+
+def list_queue(actor, filters: QueueFilters, page_size: int | None = None, *, with_counts: bool = True) -> QueuePage:
+    """A page of the queue, newest first (a fixed number of queries, whatever the page size)."""
+    page_size = page_size or PAGE_SIZE
+    where, department = _scope(actor, filters)
+    status = _status_clause(filters.status)
+    stmt = sa.select(Ticket).where(*where)
+    if status is not None:
+        stmt = stmt.where(status)
+    cursor = decode_cursor(filters.cursor)
+    if cursor is not None:
+        stmt = stmt.where(sa.tuple_(Ticket.received_at, Ticket.id) < sa.tuple_(*cursor))
+    rows = list(db.session.scalars(
+        stmt.options(joinedload(Ticket.feedback), joinedload(Ticket.service_point),
+                     joinedload(Ticket.assignee).lazyload(User.role_rows))
+        .order_by(Ticket.received_at.desc(), Ticket.id.desc()).limit(page_size + 1)))
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    counts = status_counts(actor, filters) if with_counts else {}
+    return QueuePage(rows, encode_cursor(rows[-1]) if more and rows else "", counts, department)
+
+
+def member_choices(department_ids) -> list[tuple[int, str]]:
+    """Active members of the departments, for the assignee pickers."""
+    ids = list(department_ids or ())
+    if not ids:
+        return []
+    return [(row.id, row.display_name) for row in db.session.execute(
+        sa.select(User.id, User.display_name).where(User.department_id.in_(ids), User.active.is_(True))
+        .order_by(User.display_name))]
+
+
+# -- bulk -----------------------------------------------------------------------------------------
+def bulk_tickets(actor, ids: list[int]) -> list[Ticket]:
+    """The tickets of a bulk action: at most BULK_MAX, each one the actor may work (NotFound for the whole list
+    otherwise: one foreign id anywhere refuses everything), all in one department."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        raise ServiceError(("ids", _("Choose at least one ticket.")))
+    if len(ids) > BULK_MAX:
+        raise ServiceError(("ids", _("At most %(n)d tickets at a time.", n=BULK_MAX)))
+    tickets = list(db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(ids)).order_by(Ticket.id)))
+    if len(tickets) != len(ids) or not all(services.may_work(actor, t) for t in tickets):
+        raise NotFound()
+    if len({t.department_id for t in tickets}) > 1:
+        raise ServiceError(("ids", _("Choose tickets of one department's queue only.")))
+    return tickets
+
+
+def bulk_assign(actor, ids: list[int], assignee_id: int | None) -> int:
+    tickets = bulk_tickets(actor, ids)
+    for ticket in tickets:
+        services.assign(actor, ticket.id, assignee_id)
+    return len(tickets)
+
+
+def bulk_close(actor, ids: list[int]) -> int:
+    from portal.triage.reply import change_status
+
+    tickets = bulk_tickets(actor, ids)
+    for ticket in tickets:
+        if ticket.status != CLOSED:
+            change_status(actor, ticket.id, CLOSED)
+    return len(tickets)
+
+
+# -- the ticket page ------------------------------------------------------------------------------
+@dataclass
+class History:
+    events: list
+    users: dict[int, str]
+    departments: dict[int, str]
+
+
+def ticket_history(ticket: Ticket) -> History:
+    """The ticket's history (with its duplicates') and the names its events refer to (three queries)."""
+    events = services.history(ticket)
+    user_ids, dept_ids = set(), set()
+    for event in events:
+        if event.actor_id:
+            user_ids.add(event.actor_id)
+        data = event.data or {}
+        if event.kind == "assign":
+            user_ids.update(v for v in (data.get("before"), data.get("after")) if isinstance(v, int))
+        if event.kind == "reassign":
+            dept_ids.update(v for v in (data.get("before"), data.get("to")) if isinstance(v, int))
+    users = {u.id: u.display_name for u in db.session.scalars(sa.select(User).where(User.id.in_(user_ids)))} \
+        if user_ids else {}
+    departments = {d.id: d.name for d in db.session.scalars(sa.select(Department).where(Department.id.in_(dept_ids)))} \
+        if dept_ids else {}
+    return History(events, users, departments)
