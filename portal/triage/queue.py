@@ -18,7 +18,7 @@ from portal.core.errors import NotFound, ServiceError
 from portal.extensions import db
 from portal.org.models import Department, User
 from portal.triage import services
-from portal.triage.models import CLOSED, PRIORITIES, STATUSES, Ticket
+from portal.triage.models import CLOSED, OPEN_STATUSES, PRIORITIES, STATUSES, Ticket
 
 PAGE_SIZE = 50
 BULK_MAX = 100
@@ -123,7 +123,7 @@ def _scope(actor, filters: QueueFilters):
 
 def _status_clause(status: str):
     if status == "open":
-        return Ticket.status.in_(services.OPEN_STATUSES)
+        return Ticket.status.in_(OPEN_STATUSES)
     if status in STATUSES:
         return Ticket.status == status
     return None
@@ -135,7 +135,7 @@ def status_counts(actor, filters: QueueFilters) -> dict[str, int]:
     rows = db.session.execute(sa.select(Ticket.status, sa.func.count()).where(*where).group_by(Ticket.status))
     counts = {status: 0 for status in STATUSES}
     counts.update({status: n for status, n in rows})
-    counts["open"] = sum(counts[s] for s in services.OPEN_STATUSES)
+    counts["open"] = sum(counts[s] for s in OPEN_STATUSES)
     return counts
 
 

@@ -15,7 +15,7 @@ from portal.core.i18n import portal_tz
 from portal.core.parsing import parse_id
 from portal.feedback import access as feedback_access
 from portal.feedback.services import all_department_choices, labels, point_choices
-from portal.triage import bp, queue, reply, services
+from portal.triage import bp, queue, reply, services, sla
 from portal.triage.forms import (CALLBACK_LABELS, AssignForm, BulkForm, CallbackForm, FlagForm, MergeForm, NoteForm,
                                  ReassignForm, ReplyForm, StatusForm)
 from portal.triage.models import PRIORITY_LABELS, STATUS_LABELS, STATUSES
@@ -125,18 +125,12 @@ def _forms(actor, ticket, **given) -> dict:
 def _detail(actor, ticket_id: int, code: int = 200, **given):
     ticket = services.get_ticket(actor, ticket_id)
     feedback = ticket.feedback
-    sla = None
-    try:
-        from portal.triage import sla as sla_module
-    except ImportError:
-        sla_module = None
-    if sla_module is not None and hasattr(sla_module, "countdown"):
-        sla = sla_module.countdown(ticket)
+    countdown = sla.countdown(ticket) if ticket.is_open else None
     transitions = services.TRANSITIONS.get(ticket.status, ())
     context = dict(
         ticket=ticket, feedback=feedback, history=queue.ticket_history(ticket), callbacks=services.callbacks_of(ticket),
         may_lead=services.may_lead(actor, ticket), show_staff=feedback_access.may_see_staff(actor, feedback),
-        show_contact=feedback.has_contact, wants_email=reply.wants_email(feedback), sla=sla,
+        show_contact=feedback.has_contact, wants_email=reply.wants_email(feedback), sla=countdown,
         transitions=[(to, ACTION_LABELS[to] if to != "in_progress" or ticket.status != "resolved"
                       else lazy_pgettext("ticket action", "Reopen")) for to in transitions],
         status_labels=STATUS_LABELS, priority_labels=PRIORITY_LABELS,
