@@ -6,7 +6,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 
 from portal import signals
-from portal.triage import audit_trail, bp, reply, services, sla
+from portal.core.registry import register_demo_seeder
+from portal.triage import audit_trail, bp, demo, reply, services, sla
 from portal.web.nav import NavEntry, register_nav
 
 BLUEPRINTS = (bp,)
@@ -18,3 +19,4 @@ def setup() -> None:
     signals.feedback_received.connect(services.on_feedback_received)
     signals.resolution_rated.connect(reply.on_resolution_rated)
     register_nav(NavEntry(_l("Tickets"), "queue.index"), order=32)
+    register_demo_seeder("tickets", demo.seed_tickets, order=55)

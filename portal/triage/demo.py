@@ -1,0 +1,84 @@
+"""Demo queues: the demo feedback is bulk-inserted without ``feedback_received`` (portal/feedback/demo.py), so this
+seeder opens a ticket for every demo row that has none, routed as the subscriber would (one routing decision per
+point and categories), in one Core insert: items older than ten days closed, three to ten days resolved, the
+most recent ones (and the 差评 of the last ten days) new, accepted or in progress with their SLA deadlines, some 差评 with a call-back recorded and
+some still waiting for one. Idempotent: rows that have a ticket are left alone."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from portal.core.types import utcnow
+from portal.extensions import db
+from portal.feedback.services import every_feedback
+from portal.org.models import Department, User
+from portal.triage import services, sla
+from portal.triage.models import (ACCEPTED, CLOSED, HIGH, IN_PROGRESS, NEW, NORMAL, RESOLVED, Callback, Ticket)
+
+NEGATIVE_MAX = 2
+
+
+def seed_tickets() -> int:
+    have = set(db.session.scalars(sa.select(Ticket.feedback_id)))
+    rows = [r for r in every_feedback() if r.id not in have]
+    if not rows:
+        return 0
+    now = utcnow()
+    routes: dict[tuple, tuple[int, str]] = {}
+    values, recent = [], []
+    for n, row in enumerate(rows):
+        key = (row.service_point_id, tuple(row.categories or ()), row.department_id)
+        if key not in routes:
+            routes[key] = services.route(row)
+        department_id, how = routes[key]
+        negative = row.rating is not None and row.rating <= NEGATIVE_MAX
+        consented = row.contact_consent_at is not None and bool(row.contact_phone or row.contact_email)
+        received = row.created_at
+        age = now - received
+        item = dict(feedback_id=row.id, department_id=department_id, service_point_id=row.service_point_id,
+                    priority=HIGH if negative else NORMAL, routed_by=how, negative=negative,
+                    callback_required=negative and consented, is_spam=bool(row.is_spam), received_at=received,
+                    sla_warned=[], escalation=0, rectification_note="", created_at=received, updated_at=now,
+                    status=NEW, first_response_at=None, accepted_at=None, resolved_at=None, closed_at=None,
+                    first_response_due_at=None, resolution_due_at=None, sla_next_check_at=None)
+        if age > timedelta(days=10):
+            item.update(status=CLOSED, accepted_at=received + timedelta(hours=1),
+                        first_response_at=received + timedelta(hours=1), resolved_at=received + timedelta(days=2),
+                        closed_at=received + timedelta(days=3))
+        elif age > timedelta(days=3) and not negative:  # a 差评 of the last ten days is still being worked
+            item.update(status=RESOLVED, accepted_at=received + timedelta(hours=2),
+                        first_response_at=received + timedelta(hours=2), resolved_at=received + timedelta(days=1))
+        else:
+            status = (NEW, ACCEPTED, IN_PROGRESS)[n % 3]
+            item.update(status=status, **sla.deadlines(item["priority"], received))
+            if status != NEW:
+                item.update(accepted_at=received + timedelta(minutes=30),
+                            first_response_at=received + timedelta(minutes=30))
+            recent.append(item)
+        values.append(item)
+    db.session.execute(sa.insert(Ticket.__table__), values)
+    _callbacks(now)
+    db.session.flush()
+    return len(values)
+
+
+def _callbacks(now) -> None:
+    """Call-backs for the 差评 that needed one: every closed or resolved one, and half of the open ones (the other
+    half is mid-loop, still to call)."""
+    tickets = list(db.session.scalars(sa.select(Ticket).where(Ticket.callback_required.is_(True))
+                                      .outerjoin(Callback, Callback.ticket_id == Ticket.id)
+                                      .where(Callback.id.is_(None)).order_by(Ticket.id)))
+    heads = dict(db.session.execute(sa.select(Department.id, Department.head_id)).all())
+    fallback = db.session.scalar(sa.select(User.id).where(User.active.is_(True)).order_by(User.id))
+    rows = []
+    for n, ticket in enumerate(tickets):
+        if ticket.status in (NEW, ACCEPTED, IN_PROGRESS) and n % 2:
+            continue
+        caller = heads.get(ticket.department_id) or fallback
+        called = min(ticket.received_at + timedelta(hours=3), now)
+        rows.append(dict(ticket_id=ticket.id, called_at=called, called_by_id=caller,
+                         outcome="reached" if n % 5 else "not_reached",
+                         note="已致歉并说明整改措施" if n % 5 else "电话无人接听，已发短信", created_at=called))
+    if rows:
+        db.session.execute(sa.insert(Callback.__table__), rows)
