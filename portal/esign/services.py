@@ -25,6 +25,7 @@ MEANINGS = {
     "periodic_review": _l("Periodic review (定期评审)"),
     "read_understood": _l("Read and understood (已阅读并理解)"),
     "trainer_attest": _l("Trained and signed in the attendees (培训签到)"),
+    "appeal_decision": _l("Appeal decision (申诉复核)"),
 }
 #: The most signatures one password entry may apply (bulk approval).
 MAX_BATCH = 50

@@ -129,6 +129,8 @@ def open_ticket(feedback) -> Ticket:
     existing = db.session.scalar(sa.select(Ticket).where(Ticket.feedback_id == feedback.id))
     if existing is not None:
         return existing
+    from portal.triage import incidents, loop  # they build on this module
+
     department_id, how = route(feedback)
     negative = feedback.rating is not None and feedback.rating <= NEGATIVE_MAX
     consented = feedback.contact_consent_at is not None and bool(feedback.contact_phone or feedback.contact_email)
@@ -137,12 +139,15 @@ def open_ticket(feedback) -> Ticket:
         feedback_id=feedback.id, department_id=department_id, service_point_id=feedback.service_point_id,
         status=NEW, priority=HIGH if negative else NORMAL, routed_by=how, negative=negative,
         callback_required=negative and consented, is_spam=bool(feedback.is_spam), received_at=feedback.created_at,
-        sla_warned=[], escalation=0, rectification_note="", created_at=now, updated_at=now))
+        sla_warned=[], escalation=0, rectification_note="", created_at=now, updated_at=now,
+        rectification_due_on=loop.rectification_due(feedback.created_at) if negative else None))
     if ticket is None:  # a twin made it a moment ago
         return db.session.scalar(sa.select(Ticket).where(Ticket.feedback_id == feedback.id))
     if how != BY_POINT:
         db.session.add(TicketEvent(ticket_id=ticket.id, kind=REASSIGN, data={"to": department_id, "by": how}))
     db.session.flush()
+    if negative:
+        incidents.check_burst(ticket)
     return ticket
 
 
