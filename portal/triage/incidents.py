@@ -80,7 +80,7 @@ def check_burst(ticket: Ticket) -> Incident | None:
             sa.select(Ticket.id).where(Ticket.service_point_id == ticket.service_point_id,
                                        Ticket.department_id == ticket.department_id,
                                        Ticket.negative == sa.true(), Ticket.is_spam == sa.false(),
-                                       Ticket.incident_id.is_(None), Ticket.received_at > at - window,
+                                       Ticket.incident_id.is_(None), Ticket.received_at >= at - window,
                                        Ticket.received_at <= at)
             .order_by(Ticket.received_at, Ticket.id)))
         if ticket.id not in ids:
