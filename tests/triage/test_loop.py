@@ -207,7 +207,8 @@ def test_an_upheld_appeal_leaves_the_rating_out_of_the_kpis_and_in_the_audit_tra
     assert (signature.meaning, signature.object_type, signature.signer_id) == (
         "appeal_decision", "ticket_appeal", org.qm.id)
     assert decided[0].summary["signature_id"] == signature.id
-    assert audit("esign.sign")[-1].object_id == str(appeal.id)
+    signed = audit("esign.sign", obj=signature)
+    assert [(e.summary["object_type"], e.summary["object_id"]) for e in signed] == [("ticket_appeal", str(appeal.id))]
     assert [e.action for e in audit(obj=tickets[1]) if e.action.startswith("triage.appeal")] == [
         "triage.appeal", "triage.appeal_decide"]
     # A rejected appeal leaves the rating in.
