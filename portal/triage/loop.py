@@ -113,6 +113,28 @@ def _check_uploads(uploads) -> list[tuple[str, bytes, content.UploadInfo]]:
     return [(name, data, content.check_scan(name, data, limit, field="files")) for name, data in uploads]
 
 
+def _required_text(value: str, field: str, missing: str, errors: list) -> str:
+    """``value`` stripped; an error on ``field`` added to ``errors`` when it is empty or too long."""
+    value = (value or "").strip()
+    if not value:
+        errors.append((field, missing))
+    elif len(value) > NOTE_MAX:
+        errors.append((field, _("At most %(n)d characters.", n=NOTE_MAX)))
+    return value
+
+
+def _checked_uploads(uploads, errors: list) -> list[tuple[str, bytes, content.UploadInfo]]:
+    """The uploads, checked by content; ServiceError with these and every earlier error in ``errors``."""
+    checked = []
+    try:
+        checked = _check_uploads(uploads)
+    except ServiceError as error:
+        errors.extend(error.errors)
+    if errors:
+        raise ServiceError(*errors)
+    return checked
+
+
 def _store(ticket: Ticket, actor, checked, purpose: str, appeal_id: int | None = None) -> list[TicketFile]:
     files = []
     for _name, data, info in checked:
@@ -155,19 +177,9 @@ def record_rectification(actor, ticket_id: int, note: str, uploads=()) -> Ticket
     """整改: what was done (the note, replacing an earlier one) and evidence files; ``rectified_at`` is set the first
     time. For the members and the head of the ticket's department, and managers."""
     ticket = _negative(actor, ticket_id)
-    note = (note or "").strip()
-    errors = []
-    if not note:
-        errors.append(("note", _("Describe the rectification.")))
-    elif len(note) > NOTE_MAX:
-        errors.append(("note", _("At most %(n)d characters.", n=NOTE_MAX)))
-    try:
-        checked = _check_uploads(uploads)
-    except ServiceError as error:
-        errors.extend(error.errors)
-        checked = []
-    if errors:
-        raise ServiceError(*errors)
+    errors: list = []
+    note = _required_text(note, "note", _("Describe the rectification."), errors)
+    checked = _checked_uploads(uploads, errors)
     before = {"rectification_note": ticket.rectification_note, "rectified": ticket.rectified_at is not None}
     now = utcnow()
     ticket.rectification_note, ticket.updated_at = note, now
@@ -225,25 +237,15 @@ def file_appeal(actor, ticket_id: int, *, grounds: str, reason: str, uploads=())
     ticket = _negative(actor, ticket_id)
     if not may_lead(actor, ticket):
         raise PermissionDenied()
-    reason = (reason or "").strip()
-    errors = []
+    errors: list = []
     if grounds not in GROUNDS_LABELS:
         errors.append(("grounds", _("Choose whether the rating is mistaken or malicious.")))
-    if not reason:
-        errors.append(("reason", _("Give the reason for the appeal.")))
-    elif len(reason) > NOTE_MAX:
-        errors.append(("reason", _("At most %(n)d characters.", n=NOTE_MAX)))
+    reason = _required_text(reason, "reason", _("Give the reason for the appeal."), errors)
     if ticket.appeal_status == APPEAL_PENDING:
         errors.append((None, _("An appeal against this rating is already waiting for a decision.")))
     elif ticket.appeal_status == APPEAL_UPHELD:
         errors.append((None, _("An appeal against this rating was upheld already.")))
-    try:
-        checked = _check_uploads(uploads)
-    except ServiceError as error:
-        errors.extend(error.errors)
-        checked = []
-    if errors:
-        raise ServiceError(*errors)
+    checked = _checked_uploads(uploads, errors)
     appeal = Appeal(ticket_id=ticket.id, grounds=grounds, reason=reason, status=APPEAL_PENDING,
                     filed_by_id=actor.id, filed_at=utcnow())
     try:
@@ -274,13 +276,12 @@ def decide_appeal(actor, appeal_id: int, *, uphold: bool, note: str, password: s
     appeal = get_appeal(actor, appeal_id)
     if not may_decide(actor):
         raise PermissionDenied()
-    note = (note or "").strip()
     if appeal.status != APPEAL_PENDING:
         raise Conflict((None, _("This appeal has been decided already.")))
-    if not note:
-        raise ServiceError(("note", _("Give the reason for the decision.")))
-    if len(note) > NOTE_MAX:
-        raise ServiceError(("note", _("At most %(n)d characters.", n=NOTE_MAX)))
+    errors: list = []
+    note = _required_text(note, "note", _("Give the reason for the decision."), errors)
+    if errors:
+        raise ServiceError(*errors)
     status = APPEAL_UPHELD if uphold else APPEAL_REJECTED
     now = utcnow()
 

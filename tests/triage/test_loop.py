@@ -4,7 +4,7 @@ the loop's KPIs leaving upheld appeals out (and keeping them in the audit trail)
 from __future__ import annotations
 
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -52,8 +52,8 @@ def test_the_rectification_deadline_counts_working_days(app, given, due):
 
 def test_the_deadline_uses_the_local_day_and_the_setting(app, monkeypatch):
     # 2025-09-29 16:30 UTC is already 09-30 in Shanghai; 15:30 UTC is still 09-29.
-    assert loop.rectification_due(datetime(2025, 9, 29, 15, 30, tzinfo=timezone.utc)) == date(2025, 10, 13)
-    assert loop.rectification_due(datetime(2025, 9, 29, 16, 30, tzinfo=timezone.utc)) == date(2025, 10, 14)
+    assert loop.rectification_due(datetime(2025, 9, 29, 15, 30, tzinfo=UTC)) == date(2025, 10, 13)
+    assert loop.rectification_due(datetime(2025, 9, 29, 16, 30, tzinfo=UTC)) == date(2025, 10, 14)
     monkeypatch.setitem(app.config, "PORTAL_TRIAGE_RECTIFY_DAYS", 15)
     assert loop.rectification_due(local(2025, 9, 30)) == date(2025, 10, 28)
     monkeypatch.setitem(app.config, "PORTAL_TRIAGE_RECTIFY_DAYS", 40)  # at most 15
@@ -100,7 +100,7 @@ def test_rectification_with_evidence_and_overdue(org):
         ("整改记录.pdf", "application/pdf", "rectify"), ("现场.png", "image/png", "rectify")]
     assert all(len(f.stored_name) == 32 and f.stored_name not in f.display_name for f in files)
     row, data = loop.evidence_file(member, files[1].id)
-    assert data == png()
+    assert (row.id, data) == (files[1].id, png())
     first = ticket.rectified_at
     loop.record_rectification(org.heads["KF"], ticket.id, "已培训并调整排班")  # the note is updated, the time kept
     assert ticket.rectified_at == first and ticket.rectification_note == "已培训并调整排班"
