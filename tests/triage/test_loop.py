@@ -260,3 +260,19 @@ def test_a_head_of_another_department_learns_nothing(org):
         with pytest.raises(NotFound):
             action()
     assert count(TicketFile) == 1 and count(Appeal) == 1 and appeal.status == APPEAL_PENDING
+
+
+def test_the_audit_trail_reads_the_loop_in_words(org, client, login, app):
+    from portal.audit.registry import action_label
+
+    ticket = rate(point(org, "KF20", "KF"), 1)
+    loop.record_rectification(org.kf_member, ticket.id, "已整改", uploads=[("记录.pdf", PDF)])
+    appeal = loop.file_appeal(org.heads["KF"], ticket.id, grounds=MALICIOUS, reason="恶意")
+    loop.decide_appeal(org.qm, appeal.id, uphold=True, note="成立", password=DEFAULT_PASSWORD)
+    login(client, org.qm)
+    html = client.get("/admin/audit/?action=triage.").get_data(as_text=True)
+    with app.test_request_context():
+        labels = [str(action_label(code)) for code in ("triage.rectify", "triage.appeal", "triage.appeal_decide")]
+        upheld = str(loop.APPEAL_STATUS_LABELS[APPEAL_UPHELD])
+    assert all(label in html for label in labels) and upheld in html
+    assert "triage.appeal_decide</" not in html
