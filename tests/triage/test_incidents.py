@@ -2,9 +2,12 @@
 others stay alone; closing the incident resolves its tickets together, after their call-backs; isolation."""
 from __future__ import annotations
 
+import os
+import threading
 from datetime import datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from portal.core.errors import NotFound, ServiceError
 from portal.core.types import utcnow
@@ -13,6 +16,8 @@ from portal.triage import incidents, services
 from portal.triage.models import RESOLVED, Incident, Ticket
 from tests.helpers import SHANGHAI, audit, count
 from tests.triage.helpers import point, rate
+
+ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
 
 
 def test_three_bad_ratings_within_the_hour_open_one_incident(org):
@@ -94,3 +99,55 @@ def test_a_head_of_another_department_gets_not_found(org):
             action(stranger, incident_id)
     assert db.session.get(Incident, incident_id).closed_at is None
     assert len(incidents.tickets_of(org.heads["KF"], incident_id)) == 3
+
+
+@pytest.mark.committing
+@pytest.mark.usefixtures("drain_queue")
+@pytest.mark.skipif(not ON_POSTGRES, reason="SQLite serialises writers: two ratings never group at the same moment "
+                                            "there (run with TEST_DATABASE_URL=postgresql…)")
+def test_two_simultaneous_bad_ratings_open_one_incident(app, matrix_org, monkeypatch):
+    """The third and fourth 差评 of a burst on two connections, both held after their tickets were written and
+    before grouping: the point's lock makes one open the incident and the other join it."""
+    from portal.feedback import services as feedback_services
+    from portal.feedback.models import ServicePoint
+
+    kf = point(matrix_org, "KF36", "KF")
+    rate(kf, 1)
+    rate(kf, 2)
+    db.session.commit()
+    point_id = kf.id
+    both_written = threading.Barrier(2)
+    original = incidents._lock
+
+    def lock_after_both_wrote(point_id_):
+        if threading.current_thread().name.startswith("burst"):
+            both_written.wait(timeout=20)
+        return original(point_id_)
+
+    monkeypatch.setattr(incidents, "_lock", lock_after_both_wrote)
+    errors: list = []
+
+    def submit(i: int) -> None:
+        with app.app_context():
+            try:
+                feedback_services.receive(
+                    feedback_services.Submission(rating=1, comment=f"同时差评 {i}"),
+                    feedback_services.Intake(channel="kiosk", idempotency_key=f"burst-race-{i}",
+                                             point=db.session.get(ServicePoint, point_id)))
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                db.session.rollback()
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=submit, args=(i,), name=f"burst-{i}") for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    db.session.expire_all()
+    assert count(Incident) == 1
+    incident = db.session.scalar(sa.select(Incident))
+    assert incident.count == 4 and count(Ticket, Ticket.incident_id == incident.id) == 4
