@@ -138,6 +138,13 @@ class Config:
     #: Also write an audit event for each rating from a customer or a terminal (staff-entered feedback and every
     #: later change are always audited). Off: each event passes through the audit chain's lock.
     PORTAL_AUDIT_CUSTOMER_INTAKE = _env_bool("PORTAL_AUDIT_CUSTOMER_INTAKE", False)
+    #: 差评 loop (issue 12): a 差评's rectification (整改) is due this many working days after the day it was given
+    #: (1–15; values outside are clamped).
+    PORTAL_TRIAGE_RECTIFY_DAYS = _env_int("PORTAL_TRIAGE_RECTIFY_DAYS", 5)
+    #: Burst grouping: PORTAL_TRIAGE_BURST_COUNT 差评 at one service point within PORTAL_TRIAGE_BURST_MINUTES
+    #: open one incident that groups them.
+    PORTAL_TRIAGE_BURST_COUNT = _env_int("PORTAL_TRIAGE_BURST_COUNT", 3)
+    PORTAL_TRIAGE_BURST_MINUTES = _env_int("PORTAL_TRIAGE_BURST_MINUTES", 60)
     RATELIMIT_STORAGE_URI = None  # set from REDIS_URL at start-up
     #: No X-RateLimit-* headers: they cost two Redis round trips on every limited request (the kiosk's POST);
     #: a 429 still carries Retry-After (portal/web/errors.py).

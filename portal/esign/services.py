@@ -26,6 +26,7 @@ MEANINGS = {
     "read_understood": _l("Read and understood (已阅读并理解)"),
     "trainer_attest": _l("Trained and signed in the attendees (培训签到)"),
     "capa_close": _l("Closed a corrective action (关闭纠正预防措施)"),
+    "appeal_decision": _l("Appeal decision (申诉复核)"),
 }
 #: The most signatures one password entry may apply (bulk approval).
 MAX_BATCH = 50

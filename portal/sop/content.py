@@ -166,7 +166,7 @@ MAX_DISPLAY_NAME = 200
 
 @dataclass(frozen=True)
 class UploadInfo:
-    kind: str  # pdf | docx | xlsx
+    kind: str  # pdf | docx | xlsx (check_scan: jpg | png too)
     mime_type: str
     size: int
     sha256: str
@@ -275,6 +275,61 @@ def validate_upload(filename: str, data: bytes, max_bytes: int) -> UploadInfo:
     kind = _detect_kind(data)
     return UploadInfo(kind=kind, mime_type=MIME_TYPES[kind], size=len(data),
                       sha256=hashlib.sha256(data).hexdigest(), display_name=display_name(filename, kind))
+
+
+# -- scans: a PDF or a picture (qualification scans, triage evidence) ----------------------------------
+#: Images larger than this many pixels are refused before they are decoded (a scan at 600 dpi of an A4 page
+#: is ~35 million).
+SCAN_MAX_PIXELS = 60_000_000
+IMAGE_TYPES = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png")}
+
+
+def _not_a_scan(field: str) -> ServiceError:
+    return ServiceError((field, _("This file is not accepted: upload the scan as a PDF file or a JPEG or PNG "
+                                  "picture.")))
+
+
+def _image_kind(data: bytes, field: str) -> tuple[str, str]:
+    """(extension, MIME type) of a JPEG or PNG picture, checked by Pillow; ServiceError otherwise."""
+    import warnings
+
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                kind = IMAGE_TYPES.get(image.format or "")
+                if kind is None:
+                    raise _not_a_scan(field)
+                width, height = image.size
+                if width * height > SCAN_MAX_PIXELS:
+                    raise ServiceError((field, _("The picture is too large: at most %(n)d million pixels.",
+                                                 n=SCAN_MAX_PIXELS // 1_000_000)))
+                image.verify()
+    except ServiceError:
+        raise
+    except Exception:  # noqa: BLE001 - Pillow raises many kinds of errors on damaged or hostile files
+        raise _not_a_scan(field)
+    return kind
+
+
+def check_scan(filename: str, data: bytes, max_bytes: int, *, field: str = "file") -> UploadInfo:
+    """A scan or a photo typed by its content: a PDF (``validate_upload``'s check), or a JPEG or PNG picture that
+    Pillow reads (at most SCAN_MAX_PIXELS); ServiceError on ``field`` for anything else, an empty file or one
+    larger than ``max_bytes``. Used by qualification scans and by triage's evidence."""
+    if not data:
+        raise ServiceError((field, _("The file is empty.")))
+    if len(data) > max_bytes:
+        raise ServiceError((field, _("The scan may be at most %(n)d MB.", n=max_bytes // MB)))
+    if data.startswith(PDF_MAGIC):
+        try:
+            return validate_upload(filename, data, max_bytes)
+        except ServiceError:
+            raise _not_a_scan(field)
+    extension, mime_type = _image_kind(data, field)
+    return UploadInfo(kind=extension, mime_type=mime_type, size=len(data), sha256=hashlib.sha256(data).hexdigest(),
+                      display_name=display_name(filename, extension))
 
 
 # -- storage --------------------------------------------------------------------------------------

@@ -18,10 +18,7 @@ event for each state change.
 """
 from __future__ import annotations
 
-import hashlib
-import io
 import os
-import warnings
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -58,10 +55,6 @@ TODO_DAYS = 30
 NAME_MAX, DESCRIPTION_MAX, NUMBER_MAX, ISSUER_MAX, REASON_MAX = 100, 500, 100, 200, 500
 VALIDITY_MAX = 240
 SCAN_MAX_MB = 10
-#: Images larger than this many pixels are refused before they are decoded (a scan at 600 dpi of an A4 page
-#: is ~35 million).
-SCAN_MAX_PIXELS = 60_000_000
-IMAGE_TYPES = {"JPEG": ("jpg", "image/jpeg"), "PNG": ("png", "image/png")}
 
 VALID, EXPIRING, EXPIRED, MISSING = "valid", "expiring", "expired", "missing"
 STATUS_LABELS = {
@@ -228,50 +221,11 @@ class ScanInfo:
     display_name: str
 
 
-def _not_a_scan() -> ServiceError:
-    return ServiceError(("scan", _("This file is not accepted: upload the scan as a PDF file or a JPEG or PNG "
-                                   "picture.")))
-
-
-def _image_kind(data: bytes) -> tuple[str, str]:
-    """(extension, MIME type) of a JPEG or PNG picture, checked by Pillow; ServiceError otherwise."""
-    from PIL import Image
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
-                kind = IMAGE_TYPES.get(image.format or "")
-                if kind is None:
-                    raise _not_a_scan()
-                width, height = image.size
-                if width * height > SCAN_MAX_PIXELS:
-                    raise ServiceError(("scan", _("The picture is too large: at most %(n)d million pixels.",
-                                                  n=SCAN_MAX_PIXELS // 1_000_000)))
-                image.verify()
-    except ServiceError:
-        raise
-    except Exception:  # noqa: BLE001 - Pillow raises many kinds of errors on damaged or hostile files
-        raise _not_a_scan()
-    return kind
-
-
 def check_scan(filename: str, data: bytes) -> ScanInfo:
-    """A certificate's scan, typed by its content: a PDF (document control's check), or a JPEG or PNG picture
-    that Pillow reads; ServiceError on "scan" for anything else, an empty file or one that is too large."""
-    limit = max_scan_bytes()
-    if not data:
-        raise ServiceError(("scan", _("The file is empty.")))
-    if len(data) > limit:
-        raise ServiceError(("scan", _("The scan may be at most %(n)d MB.", n=limit // (1024 * 1024))))
-    if data.startswith(content.PDF_MAGIC):
-        try:
-            info = content.validate_upload(filename, data, limit)
-        except ServiceError:
-            raise _not_a_scan()
-        return ScanInfo(info.mime_type, info.sha256, info.display_name)
-    extension, mime_type = _image_kind(data)
-    return ScanInfo(mime_type, hashlib.sha256(data).hexdigest(), content.display_name(filename, extension))
+    """A certificate's scan, typed by its content (``content.check_scan``: a PDF, or a JPEG or PNG picture that
+    Pillow reads); ServiceError on "scan" for anything else, an empty file or one that is too large."""
+    info = content.check_scan(filename, data, max_scan_bytes(), field="scan")
+    return ScanInfo(info.mime_type, info.sha256, info.display_name)
 
 
 def _store_scan(certificate: Certificate, upload: tuple[str, bytes]) -> None:

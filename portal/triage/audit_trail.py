@@ -7,12 +7,24 @@ from flask_babel import lazy_pgettext
 
 from portal.audit.registry import register_action_labels, register_object_type
 from portal.extensions import db
-from portal.triage.models import PRIORITY_LABELS, STATUS_LABELS, Ticket
+from portal.triage.loop import APPEAL_STATUS_LABELS, GROUNDS_LABELS
+from portal.triage.models import PRIORITY_LABELS, STATUS_LABELS, Appeal, Incident, Ticket
 
 
 def _tickets(ids: list[int]) -> dict[int, tuple[str, str]]:
     rows = db.session.execute(sa.select(Ticket.id, Ticket.feedback_id).where(Ticket.id.in_(ids)))
     return {r.id: (f"#{r.id}", f"/queue/{r.id}") for r in rows}
+
+
+def _appeals(ids: list[int]) -> dict[int, tuple[str, str]]:
+    rows = db.session.execute(sa.select(Appeal.id, Ticket.feedback_id).join(Ticket, Ticket.id == Appeal.ticket_id)
+                              .where(Appeal.id.in_(ids)))
+    return {r.id: (f"#{r.feedback_id} / {r.id}", "") for r in rows}
+
+
+def _incidents(ids: list[int]) -> dict[int, tuple[str, str]]:
+    rows = db.session.execute(sa.select(Incident.id).where(Incident.id.in_(ids)))
+    return {r.id: (f"#{r.id}", "") for r in rows}
 
 
 def register() -> None:
@@ -28,6 +40,13 @@ def register() -> None:
         "triage.archive": lazy_pgettext("audit action", "Archived a ticket or took it out of the archive"),
         "triage.sla_step": lazy_pgettext("audit action", "Sent a ticket's service-level warning or escalation"),
         "triage.sla_policy": lazy_pgettext("audit action", "Changed the service-level targets of a priority"),
+        "triage.rectify": lazy_pgettext("audit action", "Recorded the rectification of a negative rating"),
+        "triage.evidence": lazy_pgettext("audit action", "Attached rectification evidence to a ticket"),
+        "triage.appeal": lazy_pgettext("audit action", "Appealed against a negative rating"),
+        "triage.appeal_decide": lazy_pgettext("audit action", "Decided an appeal against a negative rating"),
+        "triage.incident_open": lazy_pgettext("audit action", "Opened an incident for a burst of negative ratings"),
+        "triage.incident_extend": lazy_pgettext("audit action", "Added a negative rating to an incident"),
+        "triage.incident_close": lazy_pgettext("audit action", "Closed an incident"),
     })
     register_object_type("sla_policy", _l("Service-level policy"), fields={
         "first_response_minutes": lazy_pgettext("audit field", "First response (working minutes)"),
@@ -45,5 +64,17 @@ def register() -> None:
         "escalation": lazy_pgettext("audit field", "Escalation level"),
         "steps": lazy_pgettext("audit field", "Steps"),
         "elapsed_minutes": lazy_pgettext("audit field", "Working minutes elapsed"),
+        "rectification_note": lazy_pgettext("audit field", "Rectification"),
+        "rectified": lazy_pgettext("audit field", "Rectified"), "overdue": lazy_pgettext("audit field", "Overdue"),
+        "files": lazy_pgettext("audit field", "Files"), "appeal_status": lazy_pgettext("audit field", "Appeal"),
+        "appeal_id": lazy_pgettext("audit field", "Appeal number"),
+        "grounds": lazy_pgettext("audit field", "Grounds"), "note": lazy_pgettext("audit field", "Note"),
+        "signature_id": lazy_pgettext("audit field", "Signature"),
     }, values={"status": STATUS_LABELS, "priority": PRIORITY_LABELS, "assignee_id": "user",
-               "department_id": "department", "duplicate_of_id": "ticket"})
+               "department_id": "department", "duplicate_of_id": "ticket", "appeal_status": APPEAL_STATUS_LABELS,
+               "grounds": GROUNDS_LABELS})
+    register_object_type("ticket_appeal", _l("Appeal against a rating"), resolve=_appeals)
+    register_object_type("incident", _l("Incident (burst of negative ratings)"), resolve=_incidents, fields={
+        "tickets": lazy_pgettext("audit field", "Tickets"), "count": lazy_pgettext("audit field", "Count"),
+        "note": lazy_pgettext("audit field", "Note"),
+    })

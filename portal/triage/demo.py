@@ -13,7 +13,7 @@ from portal.core.types import utcnow
 from portal.extensions import db
 from portal.feedback.services import every_feedback
 from portal.org.models import Department, User
-from portal.triage import services, sla
+from portal.triage import loop, services, sla
 from portal.triage.models import (ACCEPTED, CLOSED, HIGH, IN_PROGRESS, NEW, NORMAL, RESOLVED, Callback, Ticket)
 
 NEGATIVE_MAX = 2
@@ -41,7 +41,8 @@ def seed_tickets() -> int:
                     callback_required=negative and consented, is_spam=bool(row.is_spam), received_at=received,
                     sla_warned=[], escalation=0, rectification_note="", created_at=received, updated_at=now,
                     status=NEW, first_response_at=None, accepted_at=None, resolved_at=None, closed_at=None,
-                    first_response_due_at=None, resolution_due_at=None, sla_next_check_at=None)
+                    first_response_due_at=None, resolution_due_at=None, sla_next_check_at=None,
+                    rectification_due_on=loop.rectification_due(received) if negative else None)
         if age > timedelta(days=10):
             item.update(status=CLOSED, accepted_at=received + timedelta(hours=1),
                         first_response_at=received + timedelta(hours=1), resolved_at=received + timedelta(days=2),

@@ -7,7 +7,8 @@ from flask_babel import lazy_gettext as _l
 
 from portal import signals
 from portal.core.registry import register_demo_seeder
-from portal.triage import audit_trail, bp, demo, reply, services, sla
+from portal.objectives.registry import register_metric
+from portal.triage import audit_trail, bp, demo, loop, reply, services, sla
 from portal.web.nav import NavEntry, register_nav
 
 BLUEPRINTS = (bp,)
@@ -20,3 +21,7 @@ def setup() -> None:
     signals.resolution_rated.connect(reply.on_resolution_rated)
     register_nav(NavEntry(_l("Tickets"), "queue.index"), order=32)
     register_demo_seeder("tickets", demo.seed_tickets, order=55)
+    register_metric(loop.CALLBACK_METRIC, _l("Call-back rate of negative ratings with consented contact (回访率, %)"),
+                    loop.callback_rate, per_department=True)
+    register_metric(loop.RECTIFY_METRIC, _l("Negative ratings rectified by the deadline (差评整改率, %)"),
+                    loop.rectification_rate, per_department=True)

@@ -130,6 +130,8 @@ def open_ticket(feedback) -> Ticket:
     existing = db.session.scalar(sa.select(Ticket).where(Ticket.feedback_id == feedback.id))
     if existing is not None:
         return existing
+    from portal.triage import incidents, loop  # they build on this module
+
     department_id, how = route(feedback)
     negative = feedback.rating is not None and feedback.rating <= NEGATIVE_MAX
     consented = feedback.contact_consent_at is not None and bool(feedback.contact_phone or feedback.contact_email)
@@ -140,12 +142,15 @@ def open_ticket(feedback) -> Ticket:
         status=NEW, priority=priority, routed_by=how, negative=negative,
         callback_required=negative and consented, is_spam=bool(feedback.is_spam), received_at=feedback.created_at,
         sla_warned=[], escalation=0, rectification_note="", created_at=now, updated_at=now,
+        rectification_due_on=loop.rectification_due(feedback.created_at) if negative else None,
         **sla.deadlines(priority, feedback.created_at)))
     if ticket is None:  # a twin made it a moment ago
         return db.session.scalar(sa.select(Ticket).where(Ticket.feedback_id == feedback.id))
     if how != BY_POINT:
         db.session.add(TicketEvent(ticket_id=ticket.id, kind=REASSIGN, data={"to": department_id, "by": how}))
     db.session.flush()
+    if negative:
+        incidents.check_burst(ticket)
     return ticket
 
 
