@@ -21,6 +21,7 @@ SHOTS = [
     ("quality", "/quality/objectives/", "docs/screenshot-objectives.png"),
     ("head_kf", "/notifications", "docs/screenshot-notifications.png"),
     ("head_kf", "/training/matrix", "docs/screenshots/training-matrix.png"),
+    ("head_kf", "/queue/", "docs/screenshots/queue.png"),
 ]
 
 
