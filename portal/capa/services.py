@@ -28,12 +28,13 @@ from portal.capa.models import (ACTION_DONE, ACTION_OPEN, BY_HAND, CAUSES, CHECK
                                 NOT_EFFECTIVE, OPEN, SOURCES, Capa, CapaAction)
 from portal.core.errors import NotFound, PermissionDenied, ServiceError
 from portal.core.i18n import portal_tz
-from portal.core.roles import ADMIN, QUALITY_MANAGER
+from portal.core.roles import QUALITY_MANAGER
 from portal.core.types import utcnow
 from portal.esign.services import content_hash, sign_if
 from portal.extensions import db
 from portal.feedback.services import satisfaction
 from portal.org.models import Department, User
+from portal.org.services import heads_department, is_active_user, is_manager
 from portal.triage.services import upheld_feedback_ids
 from portal.workcal.services import local_today
 
@@ -48,25 +49,12 @@ def new_request_key() -> str:
 
 
 # -- who ------------------------------------------------------------------------------------------
-def _active(user) -> bool:
-    return user is not None and getattr(user, "is_authenticated", False) and user.active
-
-
-def is_manager(user) -> bool:
-    return _active(user) and user.has_role(ADMIN, QUALITY_MANAGER)
-
-
-def _heads(user, department_id: int) -> bool:
-    dept = db.session.get(Department, department_id)
-    return _active(user) and dept is not None and dept.head_id == user.id
-
-
 def may_edit(user, capa: Capa) -> bool:
-    return is_manager(user) or _heads(user, capa.department_id)
+    return is_manager(user) or heads_department(user, capa.department_id)
 
 
 def may_see(user, capa: Capa) -> bool:
-    return may_edit(user, capa) or (_active(user) and (
+    return may_edit(user, capa) or (is_active_user(user) and (
         user.department_id == capa.department_id or any(a.owner_id == user.id for a in capa.actions)))
 
 
@@ -114,7 +102,7 @@ def open_capa(actor, fields: CapaFields, *, request_key: str = "") -> Capa:
     dept = db.session.get(Department, fields.department_id) if fields.department_id else None
     if dept is None or not dept.active:
         raise ServiceError(("department_id", _("Choose an active department.")))
-    if not (is_manager(actor) or _heads(actor, dept.id)):
+    if not (is_manager(actor) or heads_department(actor, dept.id)):
         raise PermissionDenied()
     capa = Capa(title=_text(fields.title, "title", TITLE_MAX, _("Give the corrective action a title.")),
                 problem=_text(fields.problem, "problem", TEXT_MAX, _("Describe the problem.")),
@@ -253,7 +241,7 @@ def due_checks(today: date) -> list[Capa]:
 def close(actor, capa_id: int, password: str) -> Capa:
     """The quality manager closes the CAPA with an e-signature; refused with an open action or without a result."""
     capa = get_capa(actor, capa_id)
-    if not (_active(actor) and actor.has_role(QUALITY_MANAGER)):
+    if not (is_active_user(actor) and actor.has_role(QUALITY_MANAGER)):
         raise PermissionDenied()
     if capa.status == CLOSED:
         return capa

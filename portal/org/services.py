@@ -20,7 +20,7 @@ from portal.core.errors import NotFound, ServiceError
 from portal.core.trees import would_cycle
 from portal.extensions import db
 from portal.org.models import Department, Position, User, UserRole
-from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, ROLES
+from portal.core.roles import ADMIN, DEPT_HEAD, EMPLOYEE, QUALITY_MANAGER, ROLES
 from portal.web.access import ensure_role
 
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -98,6 +98,35 @@ def user_page(query: str, department_id: int | None, active: bool | None, page: 
 
 def active_users() -> list[User]:
     return list(db.session.scalars(sa.select(User).where(User.active.is_(True)).order_by(User.username)))
+
+
+# -- who someone is, for the domains' permission checks ------------------------------------------
+def is_active_user(user) -> bool:
+    """A logged-in (or acting) user whose account is active."""
+    return user is not None and getattr(user, "is_authenticated", False) and user.active
+
+
+def is_manager(user) -> bool:
+    """Quality managers and administrators, active: every department's records."""
+    return is_active_user(user) and user.has_role(ADMIN, QUALITY_MANAGER)
+
+
+def headed_department_ids(user, *, active_only: bool = False) -> list[int]:
+    """The departments ``user`` heads, by id (only the active ones with ``active_only``)."""
+    if not is_active_user(user):
+        return []
+    query = sa.select(Department.id).where(Department.head_id == user.id)
+    if active_only:
+        query = query.where(Department.active.is_(True))
+    return list(db.session.scalars(query.order_by(Department.id)))
+
+
+def heads_department(user, department_id: int | None) -> bool:
+    """``user`` is the head of ``department_id``."""
+    if not is_active_user(user) or department_id is None:
+        return False
+    dept = db.session.get(Department, department_id)
+    return dept is not None and dept.head_id == user.id
 
 
 def active_users_with_role(role: str) -> list[User]:

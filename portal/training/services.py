@@ -34,12 +34,14 @@ from flask_babel import gettext as _
 
 from portal.audit.services import record
 from portal.core.errors import NotFound, PermissionDenied, ServiceError
-from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.core.types import utcnow
 from portal.esign.services import sign_if
 from portal.extensions import db
 from portal.notify.services import notify_many
+from portal.org import services as org_services
 from portal.org.models import Department, Position, User
+from portal.org.services import heads_department, is_manager
+from portal.org.services import is_active_user as active_user
 from portal.raci.services import departments_with, processes_for
 from portal.sop.models import (DOC_TYPES, EFFECTIVE, EXTERNAL, FORM, RECORD, TYPE_LABELS, Document,
                                DocumentVersion)
@@ -53,7 +55,6 @@ KIND_ASSIGNED = "training.assigned"
 SIGNATURE_OBJECT = "training_assignment"
 READ_UNDERSTOOD = "read_understood"
 BASE_PATH = "/training"
-MANAGERS = (ADMIN, QUALITY_MANAGER)
 REASON_MAX = 500
 #: Bound on the ids in one ``IN (…)`` (SQLite's variable limit, PostgreSQL's plan size).
 CHUNK = 900
@@ -77,32 +78,14 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 
 
 # -- who may do what ------------------------------------------------------------------------------
-def active_user(user) -> bool:
-    return user is not None and getattr(user, "is_authenticated", False) and user.active
-
-
-def is_manager(user) -> bool:
-    """Quality managers and administrators: every department's training."""
-    return active_user(user) and user.has_role(*MANAGERS)
-
-
-def heads_department(user, department_id: int | None) -> bool:
-    if not active_user(user) or department_id is None:
-        return False
-    dept = db.session.get(Department, department_id)
-    return dept is not None and dept.head_id == user.id
-
-
 def may_oversee(user, department_id: int | None) -> bool:
     """See a department's training records and waive its assignments: its head, or a manager."""
     return is_manager(user) or heads_department(user, department_id)
 
 
 def headed_department_ids(user) -> list[int]:
-    if not active_user(user):
-        return []
-    return list(db.session.scalars(sa.select(Department.id).where(Department.head_id == user.id,
-                                                                  Department.active.is_(True))))
+    """The active departments ``user`` heads (their training is theirs to oversee)."""
+    return org_services.headed_department_ids(user, active_only=True)
 
 
 def may_manage_document(user, document: Document) -> bool:

@@ -40,7 +40,8 @@ from portal.org.models import Department
 from portal.sop import content
 from portal.triage.models import (APPEAL, APPEAL_PENDING, APPEAL_REJECTED, APPEAL_UPHELD, MALICIOUS, MISTAKEN,
                                   RECTIFY, Appeal, Callback, Ticket, TicketFile)
-from portal.triage.services import _active, _event, get_ticket, may_lead
+from portal.org.services import is_active_user
+from portal.triage.services import _event, get_ticket, may_lead
 from portal.workcal.services import WorkCalendar, local_today
 
 RECTIFY_DEFAULT_DAYS, RECTIFY_MAX_DAYS = 5, 15
@@ -208,7 +209,7 @@ def add_evidence(actor, ticket_id: int, uploads) -> list[TicketFile]:
 
 # -- appeals --------------------------------------------------------------------------------------
 def may_decide(user) -> bool:
-    return _active(user) and user.has_role(QUALITY_MANAGER)
+    return is_active_user(user) and user.has_role(QUALITY_MANAGER)
 
 
 def appeals_of(actor, ticket_id: int) -> list[Appeal]:

@@ -29,10 +29,10 @@ from flask_babel import gettext as _
 
 from portal.audit.services import record
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
-from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.core.types import utcnow
 from portal.extensions import db
 from portal.org.models import Department, User
+from portal.org.services import headed_department_ids, is_active_user, is_manager
 from portal.raci.services import departments_with
 from portal.triage import sla
 from portal.triage.models import (ACCEPTED, ASSIGN, AWAITING_CUSTOMER, BY_CATEGORY, BY_ENTRY, BY_MATRIX, BY_POINT,
@@ -40,7 +40,6 @@ from portal.triage.models import (ACCEPTED, ASSIGN, AWAITING_CUSTOMER, BY_CATEGO
                                   REASSIGN, RESOLVED, STATUS, Callback, RoutingRule, Ticket,
                                   TicketEvent, TicketPause)
 
-MANAGERS = (ADMIN, QUALITY_MANAGER)
 NEGATIVE_MAX = 2
 TEXT_MAX, REASON_MAX = 5000, 500
 BASE_PATH = "/queue"
@@ -55,28 +54,14 @@ def new_request_key() -> str:
 
 
 # -- who may do what ------------------------------------------------------------------------------
-def _active(user) -> bool:
-    return user is not None and getattr(user, "is_authenticated", False) and user.active
-
-
-def is_manager(user) -> bool:
-    return _active(user) and user.has_role(*MANAGERS)
-
-
-def headed_department_ids(user) -> set[int]:
-    if not _active(user):
-        return set()
-    return set(db.session.scalars(sa.select(Department.id).where(Department.head_id == user.id)))
-
-
 def queue_department_ids(user) -> set[int] | None:
     """The queues ``user`` works: their own department and those they head; None: every queue (managers)."""
     if is_manager(user):
         return None
-    if not _active(user):
+    if not is_active_user(user):
         return set()
     own = {user.department_id} if user.department_id else set()
-    return own | headed_department_ids(user)
+    return own | set(headed_department_ids(user))
 
 
 def may_work(user, ticket: Ticket) -> bool:
