@@ -287,17 +287,20 @@ def _close_open(where, *, reason: str, actor=None, status: str = NOT_APPLICABLE)
 
 
 def reconcile(document: Document, user_ids: Iterable[int] | None = None, *, source: str = SOURCE_RECONCILE,
-              actor=None, reason: str = "") -> tuple[int, int]:
+              actor=None, reason: str = "", known_required: set[int] | None = None) -> tuple[int, int]:
     """Bring ``document``'s assignments in line with who must train on it now, for ``user_ids`` (everyone
     when None): those required without a current assignment get one, those no longer required have their
-    open ones closed as not applicable. Returns (assigned, closed)."""
+    open ones closed as not applicable. ``known_required``: who is required, when the caller already knows
+    (it spares reading the whole set). Returns (assigned, closed)."""
     version = document.current_version
     trained = (version is not None and version.status == EFFECTIVE and not document.is_obsolete
                and type_setting(document.doc_type).enabled)
-    required = required_user_ids(document) if trained else set()
+    if not trained:
+        required_all: set[int] = set()
+    else:
+        required_all = known_required if known_required is not None else required_user_ids(document)
     scope = None if user_ids is None else set(user_ids)
-    if scope is not None:
-        required &= scope
+    required = required_all if scope is None else required_all & scope
     assigned: list[int] = []
     if required:
         # Already covered: a current assignment of this version, or of an earlier one when this version needed
@@ -309,12 +312,16 @@ def reconcile(document: Document, user_ids: Iterable[int] | None = None, *, sour
                 TrainingAssignment.document_id == document.id, TrainingAssignment.current == sa.true(),
                 TrainingAssignment.status != NOT_APPLICABLE, covered, TrainingAssignment.user_id.in_(ids))))
         assigned = _assign(document, version, required - have, source=source, actor=actor)
-    # Open assignments of people no longer required.
-    open_ids = set(db.session.scalars(sa.select(TrainingAssignment.user_id).where(
-        TrainingAssignment.document_id == document.id, TrainingAssignment.status == OPEN)))
-    if scope is not None:
-        open_ids &= scope
-    leaving = open_ids - (required_user_ids(document) if trained else set())
+    # Open assignments of people no longer required (of the scope only, when there is one).
+    open_query = sa.select(TrainingAssignment.user_id).where(TrainingAssignment.document_id == document.id,
+                                                             TrainingAssignment.status == OPEN)
+    if scope is None:
+        open_ids = set(db.session.scalars(open_query))
+    else:
+        open_ids = set()
+        for ids in _chunks(scope):
+            open_ids |= set(db.session.scalars(open_query.where(TrainingAssignment.user_id.in_(ids))))
+    leaving = open_ids - required_all
     closed = 0
     for ids in _chunks(leaving):
         closed += _close_open(sa.and_(TrainingAssignment.document_id == document.id,
@@ -330,8 +337,8 @@ def reconcile_user(user: User, *, actor=None, source: str = SOURCE_JOINED, reaso
     """One person against every effective document (after a move, a hire, a reactivation)."""
     required = {d.id: d for d in documents_required_for(user)}
     assigned = 0
-    for document in required.values():
-        a, _c = reconcile(document, [user.id], source=source, actor=actor)
+    for document in required.values():  # each of these requires the person (documents_required_for says so)
+        a, _c = reconcile(document, [user.id], source=source, actor=actor, known_required={user.id})
         assigned += a
     leaving = set(db.session.scalars(sa.select(TrainingAssignment.document_id).where(
         TrainingAssignment.user_id == user.id, TrainingAssignment.status == OPEN))) - set(required)
