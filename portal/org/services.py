@@ -140,6 +140,16 @@ def active_positions(department_id: int) -> list[Position]:
         Position.department_id == department_id, Position.active.is_(True)).order_by(Position.name)))
 
 
+def position_choices() -> list[tuple[int, str]]:
+    """Active positions of active departments, as "部门 · 岗位", in one query."""
+    rows = db.session.execute(
+        sa.select(Position.id, Position.name, Department.name.label("department"))
+        .join(Department, Department.id == Position.department_id)
+        .where(Position.active.is_(True), Department.active.is_(True))
+        .order_by(Department.sort_order, Department.code, Position.name))
+    return [(r.id, f"{r.department} · {r.name}") for r in rows]
+
+
 def positions_of(dept: Department) -> list[Position]:
     return list(db.session.scalars(sa.select(Position).where(Position.department_id == dept.id).order_by(Position.name)))
 

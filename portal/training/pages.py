@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask_babel import gettext as _
 
 from portal.core.errors import NotFound
-from portal.org.services import active_users, department_tree, positions_of
+from portal.org.services import active_users, position_choices
 from portal.sop import services as sop_services
 from portal.training import services
 from portal.training.models import OPEN
@@ -38,15 +38,8 @@ def quiz_for_assignment(actor, assignment_id: int):
     return quiz
 
 
-def _position_choices() -> list[tuple[int, str]]:
-    out = []
-    for dept, _depth in department_tree(include_inactive=False):
-        out.extend((p.id, f"{dept.name} · {p.name}") for p in positions_of(dept) if p.active)
-    return out
-
-
 def fill_rule_form(form, document_id: int) -> None:
-    form.position_id.choices = [(0, _("— choose —"))] + _position_choices()
+    form.position_id.choices = [(0, _("— choose —"))] + position_choices()
     form.user_id.choices = [(0, _("— choose —"))] + [(u.id, f"{u.display_name}（{u.username}）")
                                                       for u in active_users()]
 

@@ -6,6 +6,7 @@ from flask import abort, flash, request, url_for
 from flask_babel import gettext as _
 
 from portal.core.forms import ConfirmForm
+from portal.org.services import position_choices
 from portal.training import bp
 from portal.training import qualifications as services
 from portal.training.qualification_forms import CertificateForm, QualificationTypeForm, RevokeForm
@@ -40,7 +41,7 @@ def qualification_types():
 
 
 def _type_form(form: QualificationTypeForm) -> QualificationTypeForm:
-    form.position_ids.choices = services.position_choices()
+    form.position_ids.choices = position_choices()
     return form
 
 

@@ -129,16 +129,6 @@ def get_type(actor, type_id: int) -> QualificationType:
     return qualification_type
 
 
-def position_choices() -> list[tuple[int, str]]:
-    """Active positions of active departments, as "部门 · 岗位"."""
-    rows = db.session.execute(
-        sa.select(Position.id, Position.name, Department.name.label("department"))
-        .join(Department, Department.id == Position.department_id)
-        .where(Position.active.is_(True), Department.active.is_(True))
-        .order_by(Department.sort_order, Department.code, Position.name))
-    return [(r.id, f"{r.department} · {r.name}") for r in rows]
-
-
 def _type_snapshot(qualification_type: QualificationType) -> dict:
     return {"name": qualification_type.name, "validity_months": qualification_type.validity_months,
             "description": qualification_type.description,
