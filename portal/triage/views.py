@@ -16,6 +16,7 @@ from portal.core.parsing import parse_id
 from portal.feedback import access as feedback_access
 from portal.feedback.services import all_department_choices, labels, point_choices
 from portal.triage import bp, queue, reply, services, sla
+from portal.triage.registry import ticket_panels_for
 from portal.triage.forms import (CALLBACK_LABELS, AssignForm, BulkForm, CallbackForm, FlagForm, MergeForm, NoteForm,
                                  ReassignForm, ReplyForm, StatusForm)
 from portal.triage.models import PRIORITY_LABELS, STATUS_LABELS, STATUSES
@@ -135,7 +136,8 @@ def _detail(actor, ticket_id: int, code: int = 200, **given):
                       else lazy_pgettext("ticket action", "Reopen")) for to in transitions],
         status_labels=STATUS_LABELS, priority_labels=PRIORITY_LABELS,
         rating_labels=labels()["rating"], channel_labels=labels()["channel"], kind_labels=labels()["kind"],
-        callback_labels=CALLBACK_LABELS, confirm=ConfirmForm(), **_forms(actor, ticket, **given))
+        callback_labels=CALLBACK_LABELS, confirm=ConfirmForm(), panels=ticket_panels_for(ticket, actor),
+        **_forms(actor, ticket, **given))
     return render("triage/detail.html", "triage/_partials/_detail.html", **context), code
 
 
