@@ -14,7 +14,8 @@ from portal.extensions import db
 from portal.feedback.services import every_feedback
 from portal.org.models import Department, User
 from portal.triage import loop, services, sla
-from portal.triage.models import (ACCEPTED, CLOSED, HIGH, IN_PROGRESS, NEW, NORMAL, RESOLVED, Callback, Ticket)
+from portal.triage.models import (ACCEPTED, CLOSED, HIGH, IN_PROGRESS, MALICIOUS, MISTAKEN, NEW, NORMAL, RESOLVED,
+                                  Appeal, Callback, Incident, Ticket)
 
 NEGATIVE_MAX = 2
 
@@ -83,3 +84,76 @@ def _callbacks(now) -> None:
                          note="已致歉并说明整改措施" if n % 5 else "电话无人接听，已发短信", created_at=called))
     if rows:
         db.session.execute(sa.insert(Callback.__table__), rows)
+
+
+# -- the 差评 loop in the demo -------------------------------------------------------------------------
+RECTIFY_NOTES = ("已约谈当事窗口人员并组织服务规范复训，窗口增设引导标识。",
+                 "已调整高峰时段排班，增开一个窗口，平均等候时间下降。",
+                 "已更新办事指南并在大厅公示一次性告知清单。",
+                 "已维修叫号设备并建立每日开机自检记录。")
+BURST_COMMENTS = ("排队一个多小时没人管，叫号机坏了", "叫号系统故障，窗口也不解释", "等了很久，现场秩序混乱")
+BURST_KEY = "demo-burst-"
+
+
+def seed_loop() -> int:
+    """The 差评 loop mid-way, as a real hall would show it: rectifications recorded on the 差评 that were worked
+    (most by their deadline, a few late; the recent ones still open), an appeal waiting for the quality manager and
+    one upheld with her signature, and an incident from three 差评 at one point within the hour (received through
+    the intake, so routing and burst grouping run for real). Idempotent: each part is skipped once it exists."""
+    added = _rectifications()
+    added += _appeals()
+    added += _burst()
+    db.session.flush()
+    return added
+
+
+def _rectifications() -> int:
+    rows = db.session.execute(sa.select(Ticket.id, Ticket.rectification_due_on, Ticket.received_at).where(
+        Ticket.negative.is_(True), Ticket.rectified_at.is_(None), Ticket.status.in_((RESOLVED, CLOSED)))
+        .order_by(Ticket.id)).all()
+    for n, (ticket_id, due, received) in enumerate(rows):
+        late = n % 8 == 7
+        done = received + timedelta(days=(due - loop.local_day(received)).days + (2 if late else -1))
+        db.session.execute(sa.update(Ticket).where(Ticket.id == ticket_id).values(
+            rectified_at=min(done, utcnow()), rectification_note=RECTIFY_NOTES[n % len(RECTIFY_NOTES)]))
+    return len(rows)
+
+
+def _appeals() -> int:
+    from portal.org.demo import DEMO_PASSWORD
+
+    if db.session.scalar(sa.select(sa.func.count()).select_from(Appeal)):
+        return 0
+    quality = db.session.scalar(sa.select(User).where(User.username == "quality", User.active.is_(True)))
+    heads = dict(db.session.execute(sa.select(Department.id, Department.head_id)).all())
+    candidates = list(db.session.scalars(sa.select(Ticket).where(
+        Ticket.negative.is_(True), Ticket.is_spam.is_(False), Ticket.status.in_((NEW, ACCEPTED, IN_PROGRESS)))
+        .order_by(Ticket.received_at.desc()).limit(20)))
+    candidates = [t for t in candidates if heads.get(t.department_id)]
+    if quality is None or len(candidates) < 2:
+        return 0
+    pending, upheld = candidates[0], candidates[-1]
+    loop.file_appeal(db.session.get(User, heads[pending.department_id]), pending.id, grounds=MISTAKEN,
+                     reason="客户评价时误点了“非常不满意”，回访时客户已确认对办理结果满意。")
+    appeal = loop.file_appeal(db.session.get(User, heads[upheld.department_id]), upheld.id, grounds=MALICIOUS,
+                              reason="同一号码一小时内连续提交多条差评，内容与当日办件记录不符，疑似恶意评价。")
+    loop.decide_appeal(quality, appeal.id, uphold=True, password=DEMO_PASSWORD,
+                       note="经核查办件记录与监控，评价内容与事实不符，申诉成立，该评价不计入考核。")
+    return 2
+
+
+def _burst() -> int:
+    from portal.feedback import services as feedback_services
+    from portal.feedback.models import ServicePoint
+
+    if db.session.scalar(sa.select(sa.func.count()).select_from(Incident)):
+        return 0
+    service_point = db.session.scalar(sa.select(ServicePoint).where(ServicePoint.active.is_(True))
+                                      .order_by(ServicePoint.id))
+    if service_point is None:
+        return 0
+    for n, comment in enumerate(BURST_COMMENTS, start=1):
+        feedback_services.receive(
+            feedback_services.Submission(rating=1, comment=comment),
+            feedback_services.Intake(channel="kiosk", idempotency_key=f"{BURST_KEY}{n}", point=service_point))
+    return len(BURST_COMMENTS)

@@ -21,6 +21,7 @@ def setup() -> None:
     signals.resolution_rated.connect(reply.on_resolution_rated)
     register_nav(NavEntry(_l("Tickets"), "queue.index"), order=32)
     register_demo_seeder("tickets", demo.seed_tickets, order=55)
+    register_demo_seeder("ticket_loop", demo.seed_loop, order=56)
     register_metric(loop.CALLBACK_METRIC, _l("Call-back rate of negative ratings with consented contact (回访率, %)"),
                     loop.callback_rate, per_department=True)
     register_metric(loop.RECTIFY_METRIC, _l("Negative ratings rectified by the deadline (差评整改率, %)"),
