@@ -144,14 +144,13 @@ def _appeals() -> int:
 
 def _burst() -> int:
     from portal.feedback import services as feedback_services
-    from portal.feedback.models import ServicePoint
 
     if db.session.scalar(sa.select(sa.func.count()).select_from(Incident)):
         return 0
-    service_point = db.session.scalar(sa.select(ServicePoint).where(ServicePoint.active.is_(True))
-                                      .order_by(ServicePoint.id))
-    if service_point is None:
+    points = sorted(feedback_services.active_points(), key=lambda p: p.id)
+    if not points:
         return 0
+    service_point = points[0]
     for n, comment in enumerate(BURST_COMMENTS, start=1):
         feedback_services.receive(
             feedback_services.Submission(rating=1, comment=comment),
