@@ -6,7 +6,9 @@ What it prints (figures, no verdict on time):
   partial index ``ix_ticket_sla_next_check`` (open, running tickets), reading only the due rows — asserted: the
   run fails when the plan does not name the index (nothing is asserted about time);
 * the time of a full scan (``sla.scan``: claims, notifications, audit events) over the due tickets, and of a
-  second scan right after it (nothing left due: one index probe), with the number of SQL statements each ran.
+  second scan right after it (nothing left due: one index probe), with the number of SQL statements each ran,
+  the statements per firing ticket, and the first scan's statements by kind (the first words of each, e.g.
+  ``UPDATE ticket``, ``INSERT INTO notification``) — to show which ones grow with the tickets.
 
 How, bounded in time and cleaning up after itself:
 
@@ -81,7 +83,8 @@ def seed(tickets: int, due: int) -> dict:
     for d in range(1, DEPARTMENTS + 1):
         for m in range(MEMBERS + 1):
             uid = (d - 1) * (MEMBERS + 1) + m + 1
-            people.append({"id": uid, "username": f"u{uid:04d}", "display_name": f"员工{uid:04d}", "email": "",
+            people.append({"id": uid, "username": f"u{uid:04d}", "display_name": f"员工{uid:04d}",
+                           "email": f"u{uid:04d}@bench.invalid",
                            "department_id": d, "password_hash": "x", "must_change_password": False,
                            "session_nonce": f"n{uid}", "active": True, "created_at": now})
             roles.append({"user_id": uid, "role": DEPT_HEAD if m == 0 else EMPLOYEE})
@@ -160,15 +163,31 @@ def measure() -> dict:
         statements.append(statement)
 
     sa.event.listen(db.engine, "before_cursor_execute", count)
-    runs = []
+    runs, kinds = [], []
     for _ in range(2):
         statements.clear()
         started = time.perf_counter()
         result = sla.scan(now)
         db.session.commit()
         runs.append((time.perf_counter() - started, len(statements), result))
+        kinds.append(_kinds(statements))
     sa.event.remove(db.engine, "before_cursor_execute", count)
-    return {"plan": plan, "counts": counts, "runs": runs}
+    return {"plan": plan, "counts": counts, "runs": runs, "kinds": kinds[0]}
+
+
+def _kinds(statements: list[str]) -> dict[str, int]:
+    """How many statements of each kind: the verb and its table (``UPDATE ticket``, ``SELECT … FROM "user"``)."""
+    import re
+    from collections import Counter
+
+    out: Counter = Counter()
+    for statement in statements:
+        words = statement.split()
+        verb = words[0].upper() if words else ""
+        table = re.search(r"\b(?:FROM|INTO|UPDATE)\s+(\S+)", statement, re.IGNORECASE)
+        name = table.group(1).strip('"') if table else ""
+        out[f"{verb} {name}".strip()] += 1
+    return dict(out.most_common())
 
 
 def _stop(signum, _frame):
@@ -212,8 +231,10 @@ def main(argv: list[str] | None = None) -> int:
     uses_index = any("ix_ticket_sla_next_check" in line for line in out["plan"])
     print(f"\nindex scan on ix_ticket_sla_next_check: {'yes' if uses_index else 'NO'}")
     for label, (seconds, n_statements, result) in zip(("first scan", "second scan"), out["runs"], strict=True):
-        print(f"{label}: {seconds * 1000:.0f} ms, {n_statements} SQL statements, {result['due']} tickets read, "
+        per = f", {n_statements / result['fired']:.2f} per firing ticket" if result["fired"] else ""
+        print(f"{label}: {seconds * 1000:.0f} ms, {n_statements} SQL statements{per}, {result['due']} tickets read, "
               f"{result['fired']} fired ({result['steps']} steps)")
+    print("first scan's statements by kind: " + ", ".join(f"{k} {n}" for k, n in out["kinds"].items()))
     # The plan is asserted (not the time): the scan must read the partial index, never the whole table.
     assert uses_index, "the SLA scan's query does not use ix_ticket_sla_next_check"
     return 0

@@ -142,6 +142,14 @@ def record(
 
     ``before``/``after`` are small dicts of the changed fields; only keys whose values differ are kept.
     """
+    return record_many([dict(action=action, obj=obj, actor=actor, object_type=object_type, object_id=object_id,
+                             before=before, after=after, extra=extra, ip=ip)])[0]
+
+
+def _unchained(action: str, obj: Any = None, *, actor: Any = None, object_type: str | None = None,
+               object_id: Any = None, before: dict | None = None, after: dict | None = None,
+               extra: dict | None = None, ip: str | None = None) -> AuditEvent:
+    """The event ``record`` appends, without its place in the chain (id, hashes)."""
     if actor is None and has_request_context():
         from flask_login import current_user
 
@@ -162,13 +170,7 @@ def record(
             summary["after"] = {k: after.get(k) for k in keys}
     if extra:
         summary.update(extra)
-
-    session = db.session
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-    last = session.execute(sa.select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
-    event = AuditEvent(
-        id=(last.id + 1) if last else 1,
+    return AuditEvent(
         created_at=utcnow(),
         actor_id=getattr(actor, "id", None),
         actor_name=(getattr(actor, "display_name", None) or getattr(actor, "username", None) or "")[:150],
@@ -177,13 +179,29 @@ def record(
         object_id="" if object_id is None else str(object_id)[:64],
         summary=_jsonable(summary),
         ip=(ip or "")[:64],
-        prev_hash=last.hash if last else GENESIS,
         chain=CHAIN_HMAC,
     )
-    event.hash = compute_hash(event, event.prev_hash)
-    session.add(event)
+
+
+def record_many(entries: Iterable[dict]) -> list[AuditEvent]:
+    """Append several audit events in one go, in order: each entry holds ``record``'s arguments as keywords
+    (``action`` required). One lock, one read of the chain's end and one INSERT for all of them (a job that
+    changes many objects, e.g. the SLA scan, writes one event per object at a fixed cost)."""
+    events = [_unchained(**entry) for entry in entries]
+    if not events:
+        return []
+    session = db.session
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    last = session.execute(sa.select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    last_id, last_hash = (last.id, last.hash) if last else (0, GENESIS)
+    for event in events:
+        last_id += 1
+        event.id, event.prev_hash = last_id, last_hash
+        event.hash = last_hash = compute_hash(event, event.prev_hash)
+    session.add_all(events)
     session.flush()
-    return event
+    return events
 
 
 # -- anchors ------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Iterable
 
@@ -146,19 +147,6 @@ def quiet_release(now: datetime, settings: NotifySettings | None = None) -> date
 
 
 # -- preferences ----------------------------------------------------------------------------------
-def preference_modes(user_ids: Iterable[int], kind: str) -> dict[int, str]:
-    ids = list(user_ids)
-    default = get_kind(kind).default_mode
-    rows = db.session.execute(
-        sa.select(NotificationPreference.user_id, NotificationPreference.mode).where(
-            NotificationPreference.kind == kind, NotificationPreference.user_id.in_(ids)
-        )
-    ).all() if ids else []
-    modes = {uid: default for uid in ids}
-    modes.update(dict(rows))
-    return modes
-
-
 def user_preferences(user: User) -> list[tuple]:
     stored = dict(db.session.execute(
         sa.select(NotificationPreference.kind, NotificationPreference.mode).where(NotificationPreference.user_id == user.id)
@@ -204,48 +192,97 @@ def notify(recipient: User, kind: str, title: str, body: str = "", link: str = "
 def notify_many(recipients: list[User], kind: str, title: str, body: str = "", link: str = "", *,
                 department_id: int | None = None, dedupe_key: str | None = None, webhook: bool = False,
                 now: datetime | None = None) -> list[Notification]:
+    return notify_each([Message(recipients, kind, title, body, link, department_id, dedupe_key, webhook)],
+                       now=now)[0]
+
+
+@dataclass
+class Message:
+    """One notification to raise for ``recipients`` (see ``notify_each``)."""
+
+    recipients: list
+    kind: str
+    title: str
+    body: str = ""
+    link: str = ""
+    department_id: int | None = None
+    dedupe_key: str | None = None
+    webhook: bool = False
+
+
+def _modes_by_kind(user_ids: set[int], kinds_: set[str]) -> dict[tuple[int, str], str]:
+    """(user id, kind) → delivery mode: the stored preference or the kind's default. One query."""
+    out = {(uid, kind): get_kind(kind).default_mode for uid in user_ids for kind in kinds_}
+    if user_ids:
+        out.update({(row.user_id, row.kind): row.mode for row in db.session.execute(
+            sa.select(NotificationPreference.user_id, NotificationPreference.kind, NotificationPreference.mode)
+            .where(NotificationPreference.kind.in_(sorted(kinds_)),
+                   NotificationPreference.user_id.in_(sorted(user_ids))))})
+    return out
+
+
+def notify_each(messages: list[Message], *, now: datetime | None = None) -> list[list[Notification]]:
+    """Raise several notifications at once (a scan's): for each message what ``notify_many`` does — the in-app
+    rows (those whose ``dedupe_key`` a recipient already has are returned, not raised again), an email delivery
+    per recipient whose preference is instant (held until quiet hours end), the department's webhooks — in a
+    fixed number of statements whatever the number of messages (the dedupe keys, the preferences, the settings,
+    the notifications, the deliveries), plus one per message that asks for webhooks."""
     now = now or utcnow()
-    recipients = [r for r in recipients if r is not None and r.active]
-    if not recipients:
-        return []
-    existing = {}
-    if dedupe_key:
-        existing = {n.recipient_id: n for n in db.session.scalars(
-            sa.select(Notification).where(Notification.dedupe_key == dedupe_key,
-                                          Notification.recipient_id.in_([r.id for r in recipients])))}
-    modes = preference_modes([r.id for r in recipients], kind)
+    lists = [[r for r in m.recipients if r is not None and r.active] for m in messages]
+    if not any(lists):
+        return [[] for _m in messages]
+    user_ids = {u.id for users in lists for u in users}
+    keys = {m.dedupe_key for m, users in zip(messages, lists) if m.dedupe_key and users}
+    existing: dict[tuple[str, int], Notification] = {}
+    if keys:
+        existing = {(n.dedupe_key, n.recipient_id): n for n in db.session.scalars(
+            sa.select(Notification).where(Notification.dedupe_key.in_(sorted(keys)),
+                                          Notification.recipient_id.in_(sorted(user_ids))))}
+    modes = _modes_by_kind(user_ids, {m.kind for m, users in zip(messages, lists) if users})
     release = quiet_release(now, get_settings())
-    out, fresh = [], []
-    for user in recipients:
-        if user.id in existing:
-            out.append(existing[user.id])
-            continue
-        note = Notification(recipient_id=user.id, kind=kind, title=title[:200], body=body, link=link[:500],
-                            department_id=department_id, dedupe_key=dedupe_key, created_at=now)
-        db.session.add(note)
-        out.append(note)
-        fresh.append((user, note))
+    out: list[list[Notification]] = []
+    fresh: list[tuple[Message, list[tuple[User, Notification]]]] = []
+    for message, users in zip(messages, lists):
+        notes, new = [], []
+        for user in users:
+            pair = (message.dedupe_key, user.id)
+            if message.dedupe_key and pair in existing:
+                notes.append(existing[pair])
+                continue
+            note = Notification(recipient_id=user.id, kind=message.kind, title=message.title[:200],
+                                body=message.body, link=message.link[:500], department_id=message.department_id,
+                                dedupe_key=message.dedupe_key, created_at=now)
+            if message.dedupe_key:
+                existing[pair] = note  # the same key twice in one call raises it once
+            notes.append(note)
+            new.append((user, note))
+        out.append(notes)
+        fresh.append((message, new))
+    db.session.add_all([note for _m, new in fresh for _u, note in new])
     db.session.flush()  # ids for the idempotency keys
 
     due: list[Delivery] = []
-    for user, note in fresh:
-        if modes[user.id] == INSTANT and user.email:
-            delivery = Delivery(channel="email", notification_id=note.id, recipient_id=user.id, target=user.email,
-                                idempotency_key=f"notification:{note.id}:email", next_attempt_at=release or now,
-                                created_at=now)
-            db.session.add(delivery)
-            if release is None:
+    deliveries: list[Delivery] = []
+    for message, new in fresh:
+        for user, note in new:
+            if modes[(user.id, message.kind)] == INSTANT and user.email:
+                delivery = Delivery(channel="email", notification_id=note.id, recipient_id=user.id,
+                                    target=user.email, idempotency_key=f"notification:{note.id}:email",
+                                    next_attempt_at=release or now, created_at=now)
+                deliveries.append(delivery)
+                if release is None:
+                    due.append(delivery)
+        if message.webhook and message.department_id and new:
+            first = new[0][1]
+            hooks = db.session.scalars(sa.select(Webhook).where(Webhook.department_id == message.department_id,
+                                                               Webhook.active.is_(True)))
+            for hook in hooks:
+                delivery = Delivery(channel="webhook", notification_id=first.id, target=str(hook.id),
+                                    idempotency_key=f"notification:{first.id}:webhook:{hook.id}",
+                                    next_attempt_at=now, created_at=now)
+                deliveries.append(delivery)
                 due.append(delivery)
-    if webhook and department_id and fresh:
-        first = fresh[0][1]
-        hooks = db.session.scalars(sa.select(Webhook).where(Webhook.department_id == department_id,
-                                                           Webhook.active.is_(True)))
-        for hook in hooks:
-            delivery = Delivery(channel="webhook", notification_id=first.id, target=str(hook.id),
-                                idempotency_key=f"notification:{first.id}:webhook:{hook.id}", next_attempt_at=now,
-                                created_at=now)
-            db.session.add(delivery)
-            due.append(delivery)
+    db.session.add_all(deliveries)
     db.session.flush()
     if due:
         from portal.notify.jobs import deliver_batch

@@ -1,6 +1,7 @@
 """What triage plugs in: a ticket for every feedback item (``feedback_received``), the audit-trail words, the queue
 pages (工单), the reopening of a poorly rated resolution (``resolution_rated``), and the SLA scan with its
-notification kinds, digest section and to-do (``sla.register``)."""
+notification kinds, digest section and to-do (``sla.register``), and 我的工单 in the digest with the heads'
+to-do of unassigned tickets (``my_items.register``)."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
@@ -8,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from portal import signals
 from portal.core.registry import register_demo_seeder
 from portal.objectives.registry import register_metric
-from portal.triage import audit_trail, bp, demo, loop, reply, services, sla
+from portal.triage import audit_trail, bp, demo, loop, my_items, reply, services, sla
 from portal.web.nav import NavEntry, register_nav
 
 BLUEPRINTS = (bp,)
@@ -17,6 +18,7 @@ BLUEPRINTS = (bp,)
 def setup() -> None:
     audit_trail.register()
     sla.register()
+    my_items.register()
     signals.feedback_received.connect(services.on_feedback_received)
     signals.resolution_rated.connect(reply.on_resolution_rated)
     register_nav(NavEntry(_l("Tickets"), "queue.index"), order=32)

@@ -125,10 +125,6 @@ class Ticket(db.Model):
         # The queue: a department's tickets newest first, paged by keyset on (received_at, id).
         sa.Index("ix_ticket_queue", "department_id", "received_at", "id"),
         sa.Index("ix_ticket_queue_status", "department_id", "status", "received_at", "id"),
-        # The SLA scan reads only open tickets whose deadline is near (cost ∝ the tickets due, not all open ones).
-        sa.Index("ix_ticket_resolution_due", "resolution_due_at",
-                 postgresql_where=sa.text("status IN ('new', 'accepted', 'in_progress')"),
-                 sqlite_where=sa.text("status IN ('new', 'accepted', 'in_progress')")),
         # The SLA scan's own: open, running tickets whose next warning or escalation moment has passed.
         sa.Index("ix_ticket_sla_next_check", "sla_next_check_at",
                  postgresql_where=sa.text("status IN ('new', 'accepted', 'in_progress')"),

@@ -21,7 +21,7 @@ from portal.audit.services import record
 from portal.core.types import utcnow
 from portal.extensions import db
 from portal.feedback import services as feedback_services
-from portal.triage import services
+from portal.triage import services, sla
 from portal.triage.models import IN_PROGRESS, REPLY, RESOLVED, STATUS, Ticket, TicketEvent
 
 POOR_RATING = 2
@@ -70,6 +70,7 @@ def on_resolution_rated(feedback, rating: int | None = None, **_kwargs) -> None:
     if ticket is None or ticket.status != RESOLVED:
         return
     services._transition(ticket, IN_PROGRESS, resolved_at=None)
+    sla.after_status_change(ticket)  # the time resolved does not count: deadline and next SLA moment move
     services._event(ticket, STATUS, None, before=RESOLVED, after=IN_PROGRESS, rating=rating)
     record("triage.status", ticket, actor=None, before={"status": RESOLVED}, after={"status": IN_PROGRESS},
            extra={"reason": "resolution_rating", "rating": rating}, ip="")

@@ -172,16 +172,20 @@ TRANSITIONS = {
 
 
 def _transition(ticket: Ticket, to: str, **values) -> None:
-    """Conditional UPDATE from the status we read: Conflict when someone else changed it first."""
-    before = ticket.status
+    """Conditional UPDATE from the status we read: Conflict when someone else changed it first. A resolved
+    ticket reopened gets a pause over its time resolved (it does not count against its SLA, see sla.py); the
+    caller then calls ``sla.after_status_change``."""
+    before, resolved_at, now = ticket.status, ticket.resolved_at, utcnow()
     if to not in TRANSITIONS.get(before, ()):
         raise ServiceError(("status", _("A ticket that is %(now)s cannot become %(then)s.",
                                         now=ticket.status_label, then=Ticket(status=to).status_label)))
     changed = db.session.execute(
         sa.update(Ticket).where(Ticket.id == ticket.id, Ticket.status == before)
-        .values(status=to, updated_at=utcnow(), **values), execution_options={"synchronize_session": False}).rowcount
+        .values(status=to, updated_at=now, **values), execution_options={"synchronize_session": False}).rowcount
     if not changed:
         raise Conflict((None, _("Someone else changed this ticket first. Reload it and try again.")))
+    if before == RESOLVED and to == IN_PROGRESS and resolved_at is not None:
+        db.session.add(TicketPause(ticket_id=ticket.id, paused_at=resolved_at, resumed_at=max(now, resolved_at)))
     db.session.refresh(ticket)
 
 
@@ -365,7 +369,11 @@ def set_spam(actor, ticket_id: int, spam: bool) -> Ticket:
     if ticket.is_spam == spam:
         return ticket
     ticket.is_spam, ticket.updated_at = spam, utcnow()
+    if spam:  # hidden from the queue: the SLA scan stops looking at it
+        ticket.sla_next_check_at = None
     db.session.flush()
+    if not spam:  # back in the queue: its next SLA moment again (steps passed meanwhile fire at the next scan)
+        sla.after_status_change(ticket)
     _event(ticket, FLAG, actor, spam=spam)
     record("triage.spam", ticket, actor=actor, before={"is_spam": not spam}, after={"is_spam": spam})
     return ticket

@@ -2,8 +2,18 @@
 escalation ladder, the countdown shown on each ticket, the digest section and the to-do "my SLA at risk".
 
 **Time** is business time (``portal.workcal.clock``): working hours of working days of the Chinese calendar
-(statutory holidays, 调休 make-up days, administrators' overrides), minus the stretches spent awaiting the
-customer (``TicketPause``). Every department works ``PORTAL_WORKING_HOURS`` (``default_working_hours()``): there
+(statutory holidays, 调休 make-up days, administrators' overrides), minus the stretches during which the ticket was
+not in anyone's hands (``TicketPause`` rows):
+
+* awaiting the customer: from the move to 等待客户 to the move out of it;
+* resolved, then reopened (by staff, or by the customer's poor rating of the handling, ``reply.on_resolution_rated``):
+  the stretch from ``resolved_at`` to the reopening, written by ``services._transition`` at the reopening. The
+  clock takes up where it stopped when the ticket was resolved: the warnings and escalations sent before stay sent,
+  the deadline moves by the business time spent resolved. (A ticket resolved and never reopened has no clock.)
+
+Time spent marked as spam counts (the customer waited all the same): a ticket marked spam leaves the scan
+(``sla_next_check_at`` cleared, nobody is warned), and one un-marked gets its next moment back
+(``after_status_change``), so steps that passed meanwhile fire at the next scan. Every department works ``PORTAL_WORKING_HOURS`` (``default_working_hours()``): there
 is no per-department setting yet (``working_hours_of`` is the one place to add it, no model exists for it).
 
 **Targets** (``SlaPolicy`` per priority, ``DEFAULT_POLICIES`` when a priority has no row): the first response
@@ -32,7 +42,7 @@ ones. A ticket awaiting the customer is outside the index (its clock is stopped)
 recomputes its deadline (a pause moves it by the business time it covered) and its next moment. Each ticket's
 steps are claimed with a conditional UPDATE on the ``sla_next_check_at`` and ``escalation`` that were read, so a
 second or racing scan sends nothing twice; notifications carry dedupe keys besides. Email respects quiet hours
-(``notify_many`` holds the delivery until they end); the in-app notification is immediate.
+(``notify_each`` holds the delivery until they end); the in-app notification is immediate.
 """
 from __future__ import annotations
 
@@ -46,7 +56,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from portal.audit.services import record
+from portal.audit.services import record, record_many
 from portal.core.errors import PermissionDenied, ServiceError
 from portal.core.registry import register_cron
 from portal.core.roles import QUALITY_MANAGER
@@ -55,7 +65,7 @@ from portal.extensions import db
 from portal.org.services import active_users_with_role
 from portal.home.registry import TodoItem, register_todo_provider
 from portal.notify.registry import DigestItem, register_digest_section, register_kind
-from portal.notify.services import notify_many
+from portal.notify.services import Message, notify_each
 from portal.org.models import Department, User
 from portal.triage.models import (ACCEPTED, HIGH, IN_PROGRESS, LOW, NEW, NORMAL, OPEN_STATUSES, PRIORITIES,
                                   SlaPolicy, Ticket, TicketPause)
@@ -328,7 +338,7 @@ def _label(ticket: Ticket) -> str:
     return f"#{ticket.feedback_id}"
 
 
-def _send(ticket: Ticket, fired: list, ctx: _Context) -> None:
+def _messages(ticket: Ticket, fired: list, ctx: _Context) -> list[Message]:
     """The notifications of the steps just claimed: the most urgent warning to the person working the ticket,
     then each escalation beyond the first to its rung."""
     from portal.triage.services import ticket_path
@@ -337,35 +347,48 @@ def _send(ticket: Ticket, fired: list, ctx: _Context) -> None:
     link, label, department = ticket_path(ticket.id), _label(ticket), ctx.names.get(ticket.department_id, "")
     keys = set(fired)
     key = f"triage.sla:{ticket.id}"
+
+    def message(recipients, kind, title, step) -> Message:
+        return Message(recipients, kind, title, "", link, ticket.department_id, f"{key}:{step}")
+
+    out = []
     if _escalation_key(1) in keys:
-        notify_many([worker], KIND_WARNING, _("Ticket %(ticket)s is past its resolution target", ticket=label),
-                    "", link, department_id=ticket.department_id, dedupe_key=f"{key}:breach", now=ctx.now)
+        out.append(message([worker], KIND_WARNING, _("Ticket %(ticket)s is past its resolution target",
+                                                     ticket=label), "breach"))
     else:
         warnings = sorted(k for k in keys if isinstance(k, int))
         if warnings:
-            notify_many([worker], KIND_WARNING,
-                        _("Ticket %(ticket)s has used %(percent)d%% of its resolution target", ticket=label,
-                          percent=warnings[-1]),
-                        "", link, department_id=ticket.department_id, dedupe_key=f"{key}:{warnings[-1]}",
-                        now=ctx.now)
+            out.append(message([worker], KIND_WARNING,
+                               _("Ticket %(ticket)s has used %(percent)d%% of its resolution target", ticket=label,
+                                 percent=warnings[-1]), warnings[-1]))
     if FIRST_RESPONSE in keys:
-        notify_many([worker], KIND_WARNING, _("Ticket %(ticket)s has had no first response in time", ticket=label),
-                    "", link, department_id=ticket.department_id, dedupe_key=f"{key}:first_response", now=ctx.now)
+        out.append(message([worker], KIND_WARNING,
+                           _("Ticket %(ticket)s has had no first response in time", ticket=label), FIRST_RESPONSE))
     if _escalation_key(2) in keys:
-        notify_many([ctx.heads.get(ticket.department_id)], KIND_ESCALATED,
-                    _("Escalated: ticket %(ticket)s of %(department)s is still past its resolution target",
-                      ticket=label, department=department),
-                    "", link, department_id=ticket.department_id, dedupe_key=f"{key}:escalation:2", now=ctx.now)
+        out.append(message([ctx.heads.get(ticket.department_id)], KIND_ESCALATED,
+                           _("Escalated: ticket %(ticket)s of %(department)s is still past its resolution target",
+                             ticket=label, department=department), _escalation_key(2)))
     if _escalation_key(3) in keys:
-        notify_many(ctx.quality_managers(), KIND_ESCALATED,
-                    _("Escalated to quality management: ticket %(ticket)s of %(department)s is long past its "
-                      "resolution target", ticket=label, department=department),
-                    "", link, department_id=ticket.department_id, dedupe_key=f"{key}:escalation:3", now=ctx.now)
+        out.append(message(ctx.quality_managers(), KIND_ESCALATED,
+                           _("Escalated to quality management: ticket %(ticket)s of %(department)s is long past "
+                             "its resolution target", ticket=label, department=department), _escalation_key(3)))
+    return out
 
 
-def _advance(ticket: Ticket, pauses: list[clock.Pause], ctx: _Context) -> list:
-    """Fire the ticket's steps that are due at ``ctx.now``, once: claim, notify, audit. Returns the steps fired
-    (empty when nothing was due or another scan claimed them first)."""
+@dataclass(frozen=True)
+class _Fired:
+    """A ticket whose steps one scan claimed: what to notify and audit."""
+
+    ticket: Ticket
+    steps: list
+    escalation: int
+    elapsed: int
+
+
+def _advance(ticket: Ticket, pauses: list[clock.Pause], ctx: _Context) -> _Fired | None:
+    """Claim the ticket's steps that are due at ``ctx.now`` (one conditional UPDATE) and move its next moment.
+    Returns what was claimed, or None when nothing was due or another scan claimed it first; the caller
+    notifies and audits (``_announce``, for a whole batch at once)."""
     policy = ctx.policies[ticket.priority]
     hours = working_hours_of(ticket.department_id)
     steps = _pending(ticket, policy)
@@ -391,18 +414,28 @@ def _advance(ticket: Ticket, pauses: list[clock.Pause], ctx: _Context) -> list:
         .values(sla_warned=warned, escalation=escalation, sla_next_check_at=next_at),
         execution_options={"synchronize_session": False}).rowcount
     if not claimed or not fired:
-        return []
-    _send(ticket, fired, ctx)
-    record("triage.sla_step", actor=None, object_type="ticket", object_id=ticket.id,
-           before={"escalation": ticket.escalation}, after={"escalation": escalation},
-           extra={"steps": [str(k) for k in fired], "elapsed_minutes": used})
-    return fired
+        return None
+    return _Fired(ticket, fired, escalation, used)
+
+
+def _announce(claimed: list[_Fired], ctx: _Context) -> None:
+    """The notifications and audit events of a batch's claimed steps, written together: a fixed number of
+    statements for the batch (``notify_each``, ``record_many``), not a few per ticket."""
+    if not claimed:
+        return
+    notify_each([m for f in claimed for m in _messages(f.ticket, f.steps, ctx)], now=ctx.now)
+    record_many([dict(action="triage.sla_step", actor=None, object_type="ticket", object_id=f.ticket.id,
+                      before={"escalation": f.ticket.escalation}, after={"escalation": f.escalation},
+                      extra={"steps": [str(k) for k in f.steps], "elapsed_minutes": f.elapsed})
+                 for f in claimed])
 
 
 def scan(now: datetime | None = None) -> dict:
     """The job's work: every due ticket's steps, fired once (see the module's docstring). Flushes, never
-    commits. Queries per batch of up to 500 due tickets: the tickets, their pauses, their departments and
-    people, then a claim and the notifications per ticket that fires."""
+    commits. Statements per batch of up to 500 due tickets: a fixed number (the tickets, their pauses, their
+    departments and people, the quality managers when a ticket reaches them, then for the whole batch the
+    notifications — dedupe keys, preferences, settings, the rows, the deliveries — and the audit events), plus
+    one per due ticket (its claim)."""
     now = now or utcnow()
     calendar, all_policies = WorkCalendar(), policies()
     result = {"due": 0, "fired": 0, "steps": 0}
@@ -416,10 +449,10 @@ def scan(now: datetime | None = None) -> dict:
             break
         pauses = _pauses_of(t.id for t in tickets)
         ctx = _context(tickets, now, calendar, all_policies)
-        for ticket in tickets:
-            fired = _advance(ticket, pauses[ticket.id], ctx)
-            result["fired"] += bool(fired)
-            result["steps"] += len(fired)
+        claimed = [f for f in (_advance(t, pauses[t.id], ctx) for t in tickets) if f is not None]
+        _announce(claimed, ctx)
+        result["fired"] += len(claimed)
+        result["steps"] += sum(len(f.steps) for f in claimed)
         result["due"] += len(tickets)
         after = (tickets[-1].sla_next_check_at, tickets[-1].id)
         if len(tickets) < SCAN_BATCH:

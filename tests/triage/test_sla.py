@@ -7,6 +7,7 @@ The high priority's targets are 60 (first response) and 480 (resolution) busines
 breach 120 business minutes after it, the quality managers 480 after it."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -15,9 +16,12 @@ import sqlalchemy as sa
 
 from portal.core.errors import PermissionDenied, ServiceError
 from portal.extensions import db
-from portal.notify.models import Notification
-from portal.triage import services, sla
-from portal.triage.models import ACCEPTED, AWAITING_CUSTOMER, HIGH, IN_PROGRESS, LOW, NORMAL, SlaPolicy, Ticket
+from portal.feedback import services as feedback_services
+from portal.notify.delivery import sweep
+from portal.notify.models import Delivery, Notification
+from portal.triage import reply, services, sla
+from portal.triage.models import (ACCEPTED, AWAITING_CUSTOMER, HIGH, IN_PROGRESS, LOW, NORMAL, RESOLVED, SlaPolicy,
+                                  Ticket, TicketPause)
 from tests.helpers import audit, count_queries
 from tests.triage.helpers import point, rate
 
@@ -233,3 +237,122 @@ def test_defaults_and_saving_a_policy(org):
                                       "warn_at": [50, 80, 100]}
     # New tickets get the new targets.
     assert local(sla.deadlines(HIGH, at("2025-09-15 09:00"))["resolution_due_at"]) == "2025-09-15 14:30"
+
+
+# -- reopening, spam, the scan's cost, quiet hours ------------------------------------------------
+def _act(monkeypatch, actor, ticket, moment: str, to: str) -> None:
+    monkeypatch.setattr(services, "utcnow", lambda: at(moment))
+    services.set_status(actor, ticket.id, to)
+
+
+def test_time_spent_resolved_does_not_count_once_reopened_by_staff(org, monkeypatch):
+    member = org.kf_member
+    ticket = opened(org, "2025-09-15 09:00", assignee=member)
+    _act(monkeypatch, member, ticket, "2025-09-15 09:30", ACCEPTED)
+    _act(monkeypatch, member, ticket, "2025-09-15 10:00", RESOLVED)  # 60 business minutes used
+    _act(monkeypatch, member, ticket, "2025-09-17 09:00", IN_PROGRESS)  # reopened Wednesday morning
+    db.session.expire_all()
+    ticket = db.session.get(Ticket, ticket.id)
+    # The stretch resolved is a pause (Monday 10:00 to Wednesday 09:00): 420 left, one working day from now.
+    assert [(local(p.paused_at), local(p.resumed_at)) for p in db.session.scalars(
+        sa.select(TicketPause).where(TicketPause.ticket_id == ticket.id))] == [("2025-09-15 10:00", "2025-09-17 09:00")]
+    assert local(ticket.resolution_due_at) == "2025-09-17 17:30"
+    assert local(ticket.sla_next_check_at) == "2025-09-17 12:00"  # 50% = 240: 60 before resolving, 180 after
+    left = sla.countdown(ticket, at("2025-09-17 09:00"))
+    assert (left.minutes, left.paused, left.breached) == (420, False, False)
+    assert sla.scan(at("2025-09-17 11:59"))["steps"] == 0  # not breached by the 780 minutes it spent resolved
+    assert sla.scan(at("2025-09-17 12:00"))["steps"] == 1
+    assert [n.dedupe_key for n in notes(member)] == [f"triage.sla:{ticket.id}:50"]
+
+
+def test_time_spent_resolved_does_not_count_once_reopened_by_a_poor_rating(org, monkeypatch):
+    member = org.kf_member
+    ticket = opened(org, "2025-09-15 09:00", assignee=member)
+    monkeypatch.setattr(services, "utcnow", lambda: at("2025-09-15 09:30"))
+    reply.change_status(member, ticket.id, IN_PROGRESS)
+    monkeypatch.setattr(services, "utcnow", lambda: at("2025-09-15 13:30"))  # 180 used
+    reply.change_status(member, ticket.id, RESOLVED)
+    monkeypatch.setattr(services, "utcnow", lambda: at("2025-09-18 09:00"))  # Thursday: the customer rates it 1
+    feedback_services.rate_resolution(db.session.get(Ticket, ticket.id).feedback, 1)
+    db.session.expire_all()
+    ticket = db.session.get(Ticket, ticket.id)
+    assert ticket.status == IN_PROGRESS
+    # 300 left from Thursday 09:00: 180 in the morning, 120 after lunch; 50% (240) is 60 after the reopening.
+    assert local(ticket.resolution_due_at) == "2025-09-18 15:30"
+    assert local(ticket.sla_next_check_at) == "2025-09-18 10:00"
+    assert sla.scan(at("2025-09-18 09:59"))["steps"] == 0  # not breached by the days it spent resolved
+    assert sla.scan(at("2025-09-18 10:00"))["steps"] == 1
+    assert [n.dedupe_key for n in notes(member)] == [f"triage.sla:{ticket.id}:50"]
+
+
+def test_marking_spam_stops_the_scan_and_unmarking_reschedules_it(org):
+    member, head = org.kf_member, org.heads["KF"]
+    ticket = opened(org, "2025-09-15 09:00", assignee=member)
+    services.set_spam(head, ticket.id, True)
+    db.session.expire_all()
+    assert db.session.get(Ticket, ticket.id).sla_next_check_at is None
+    assert sla.scan(at("2025-09-17 12:00"))["due"] == 0
+    services.set_spam(head, ticket.id, False)
+    db.session.expire_all()
+    # Its next moment is back: the first response (Monday 10:00); the time it spent marked counts.
+    assert local(db.session.get(Ticket, ticket.id).sla_next_check_at) == "2025-09-15 10:00"
+    assert [r["steps"] for r in scan_often("2025-09-17 12:00")] == [6, 0, 0]
+    assert {n.dedupe_key for n in notes(member)} == {f"triage.sla:{ticket.id}:{k}" for k in ("breach", "first_response")}
+    assert [n.dedupe_key for n in notes(org.qm)] == [f"triage.sla:{ticket.id}:escalation:3"]
+
+
+def test_the_scan_costs_a_fixed_number_of_statements_plus_one_claim_per_ticket(org):
+    """Before batching, each firing ticket cost about 16 statements (a dedupe read, the preferences, the settings
+    and an INSERT per notification, three per audit event)."""
+    member = org.kf_member
+
+    def scan_of(n: int) -> list[str]:
+        for _ in range(n):
+            opened(org, "2025-09-15 09:00", assignee=member)
+        with count_queries() as statements:
+            result = sla.scan(at("2025-09-17 12:00"))  # every step: the breach and first response to the
+            # assignee, the second rung to the head, the third to the managers
+        assert (result["fired"], result["steps"]) == (n, 6 * n)
+        return statements
+
+    def kept(statements: list[str]) -> list[str]:
+        """On SQLite SQLAlchemy inserts ORM rows one at a time (SQLite does not promise the order of the rows of an
+        INSERT … RETURNING, so the ids cannot be matched to a batch): there the notifications' and deliveries'
+        INSERTs are left out of the count; on PostgreSQL each is one statement for the batch, and counted."""
+        if db.session.get_bind().dialect.name == "postgresql":
+            return statements
+        return [s for s in statements if not re.match(r"\s*INSERT INTO (notification|delivery)\b", s, re.I)]
+
+    three, seven = kept(scan_of(3)), kept(scan_of(7))
+    assert len(seven) - len(three) == 4, "\n".join(s[:80] for s in seven)  # the claims
+    claims = [s for s in seven if s.lstrip().upper().startswith("UPDATE TICKET")]
+    assert len(claims) == 7
+    # The tickets, pauses, departments, people, managers (2), policies, calendar; dedupe keys, preferences,
+    # settings, notifications, deliveries; the audit chain's end, its lock on PostgreSQL, the events.
+    assert len(seven) - len(claims) <= 17, "\n".join(s[:80] for s in seven)
+    assert (len(notes(member)), len(notes(org.heads["KF"])), len(notes(org.qm))) == (20, 10, 10)
+    assert len(audit("triage.sla_step")) == 10
+
+
+def test_escalations_in_quiet_hours_email_once_they_end(org):
+    """Quiet hours 20:00–08:00 (the configuration's default). The scan was down on Tuesday afternoon and runs again at
+    22:30: the breach (Tuesday 10:00) and the head's rung (12:00) are in the app at once, their emails wait for
+    08:00; the managers' rung (Wednesday 11:00, working hours) is emailed at once."""
+    member, head, qm = org.kf_member, org.heads["KF"], org.qm
+    ticket = opened(org, "2025-09-15 09:00", assignee=member)
+    assert sla.scan(at("2025-09-16 22:30"))["steps"] == 5
+    late = {n.dedupe_key: n for n in notes() if n.dedupe_key.endswith(("breach", "escalation:2"))}
+    assert {(k, n.recipient_id) for k, n in late.items()} == {(f"triage.sla:{ticket.id}:breach", member.id),
+                                                               (f"triage.sla:{ticket.id}:escalation:2", head.id)}
+    held = list(db.session.scalars(sa.select(Delivery).where(
+        Delivery.notification_id.in_([n.id for n in late.values()]))))
+    assert sorted((d.target, local(d.next_attempt_at)) for d in held) == sorted(
+        [(member.email, "2025-09-17 08:00"), (head.email, "2025-09-17 08:00")])
+    swept = lambda moment: {i for batch in sweep(at(moment)) for i in batch}  # noqa: E731
+    assert not swept("2025-09-17 07:59") & {d.id for d in held}
+    assert swept("2025-09-17 08:00") >= {d.id for d in held}
+
+    assert sla.scan(at("2025-09-17 11:00"))["steps"] == 1
+    (to_qm,) = notes(qm)
+    (delivery,) = db.session.scalars(sa.select(Delivery).where(Delivery.notification_id == to_qm.id))
+    assert local(delivery.next_attempt_at) == "2025-09-17 11:00"
