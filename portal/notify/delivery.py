@@ -64,6 +64,8 @@ class _Claimed:
     attempts: int
     outgoing: mailer.OutgoingEmail | None = None
     error: Exception | None = None
+    #: An email to an address (a customer's): once sent, the row keeps the address masked only.
+    sent_target: str | None = None
 
 
 def _email_for(delivery: Delivery, user: User | None) -> mailer.OutgoingEmail:
@@ -123,6 +125,8 @@ def _settle(claimed: _Claimed, counts: dict, now: datetime, error: Exception | N
         log.error("delivery %s: unexpected error", claimed.id, exc_info=error)
         db.session.rollback()
     values = _outcome(claimed.attempts, error, now)
+    if values["status"] == SENT and claimed.sent_target is not None:
+        values["target"] = claimed.sent_target  # no longer needed in full: personal data kept no longer than that
     if values["status"] == FAILED:
         # the row keeps the whole error; the log gets no address (a customer's is personal data)
         log.warning("delivery %s failed for good: %s", claimed.id, _EMAIL_RE.sub(_mask, values["last_error"]))
@@ -154,7 +158,8 @@ def process(ids: list[int], now: datetime | None = None) -> dict[str, int]:
     hooks: list[tuple[_Claimed, tuple[str, dict] | None]] = []
     allowed_hosts: list[str] = []
     for delivery in deliveries:
-        claimed = _Claimed(delivery.id, delivery.attempts)
+        claimed = _Claimed(delivery.id, delivery.attempts,
+                           sent_target=mask_email(delivery.target) if delivery.source is not None else None)
         try:
             if delivery.channel == "email":
                 claimed.outgoing = _email_for(delivery, users.get(delivery.recipient_id))

@@ -261,7 +261,7 @@ def email_address(address: str, source: str, source_id: int, *, now: datetime | 
 
     Once per ``(source, source_id)``: asking again returns the first row. Not held in quiet hours: quiet hours
     are the staff's; a customer's email waits in their inbox. The address is checked here (``ServiceError`` on
-    ``address``), and never logged."""
+    ``address``), never logged, and masked on the row once the email is sent."""
     from portal.notify.registry import get_email_source
 
     if get_email_source(source) is None:
