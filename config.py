@@ -122,6 +122,9 @@ class Config:
     PORTAL_KIOSK_LIMIT_POINT = os.environ.get("PORTAL_KIOSK_LIMIT_POINT", "10/minute;30/hour")
     #: Wrong 查询码 typed from one address (only misses count).
     PORTAL_QUERY_LOOKUP_LIMIT = os.environ.get("PORTAL_QUERY_LOOKUP_LIMIT", "10/minute;50/hour")
+    #: Reads of the ticket queue (the list, its count badges, a ticket) per signed-in user, all together. The
+    #: badges poll every 30 s; a person working the queue stays far below.
+    PORTAL_QUEUE_READ_LIMIT = os.environ.get("PORTAL_QUEUE_READ_LIMIT", "300/minute")
     #: Submissions per API token.
     PORTAL_API_WRITE_LIMIT = os.environ.get("PORTAL_API_WRITE_LIMIT", "120/minute")
     #: The largest API request body, in KB (a submission with a 500-character comment is under 4).

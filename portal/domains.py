@@ -72,7 +72,7 @@ def wiring_report() -> dict[str, list[str]]:
     from portal.audit.registry import action_labels, object_types
     from portal.core.registry import cron_jobs, demo_seeders
     from portal.home.registry import home_panels, todo_providers
-    from portal.notify.registry import notification_kinds, sections
+    from portal.notify.registry import email_sources, notification_kinds, sections
     from portal.objectives.registry import metrics_registry
     from portal.processes.registry import accountability
     from portal.web.nav import nav_entries
@@ -80,7 +80,8 @@ def wiring_report() -> dict[str, list[str]]:
     load()
     registries = {
         "navigation": nav_entries, "todo_providers": todo_providers, "home_panels": home_panels,
-        "notification_kinds": notification_kinds, "digest_sections": sections, "metrics": metrics_registry,
+        "notification_kinds": notification_kinds, "digest_sections": sections, "email_sources": email_sources,
+        "metrics": metrics_registry,
         "process_accountability": accountability, "cron_jobs": cron_jobs, "demo_seeders": demo_seeders,
         "audit_action_labels": action_labels, "audit_object_types": object_types,
     }

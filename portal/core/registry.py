@@ -13,6 +13,7 @@ home to-dos                   ``portal.home.registry.register_todo_provider``  �
 home panels                   ``portal.home.registry.register_home_panel``     我的待办
 notification kinds            ``portal.notify.registry.register_kind``    preferences, delivery
 digest sections               ``portal.notify.registry.register_digest_section``  the daily digest
+email sources                 ``portal.notify.registry.register_email_source``  delivery of emails to an address
 objective metrics             ``portal.objectives.registry.register_metric``   automatic measurements
 missed-objective actions      ``portal.objectives.registry.register_missed_action``  objective page
 audit action labels           ``portal.audit.registry.register_action_labels``  the audit trail, its export

@@ -9,6 +9,7 @@ server's acceptance and our commit of ``sent``; everywhere else it is exactly on
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,8 +24,15 @@ from portal.notify import mail as mailer
 from portal.notify import webhooks
 from portal.notify.models import FAILED, PENDING, SENDING, SENT, Delivery, Webhook
 from portal.org.models import User
+from portal.org.services import mask_email
 
 log = logging.getLogger(__name__)
+
+_EMAIL_RE = re.compile(r"[^\s'\"<>(),;:]+@[^\s'\"<>(),;:]+")
+
+
+def _mask(match: re.Match) -> str:
+    return mask_email(match.group(0))
 
 
 def claim(ids: list[int], now: datetime) -> list[int]:
@@ -56,12 +64,16 @@ class _Claimed:
     attempts: int
     outgoing: mailer.OutgoingEmail | None = None
     error: Exception | None = None
+    #: An email to an address (a customer's): once sent, the row keeps the address masked only.
+    sent_target: str | None = None
 
 
 def _email_for(delivery: Delivery, user: User | None) -> mailer.OutgoingEmail:
     locale = (user.locale if user and user.locale else None) or current_app.config["BABEL_DEFAULT_LOCALE"]
     with force_locale(locale):
-        if delivery.digest_id is not None:
+        if delivery.source is not None:
+            subject, text, html = _addressed(delivery)
+        elif delivery.digest_id is not None:
             from portal.notify.digest import digest_subject
 
             digest = delivery.digest
@@ -75,6 +87,19 @@ def _email_for(delivery: Delivery, user: User | None) -> mailer.OutgoingEmail:
     return mailer.OutgoingEmail(to=delivery.target, subject=subject, text=text, html=html,
                                 message_id=f"<{delivery.idempotency_key.replace(':', '.')}@quality-portal>",
                                 delivery_id=delivery.id)
+
+
+def _addressed(delivery: Delivery) -> tuple[str, str, str]:
+    """An email to an address, written now by its registered source."""
+    from portal.notify.registry import get_email_source
+
+    source = get_email_source(delivery.source)
+    if source is None:  # a worker without the domain's hooks: retried, it may reach one that has them
+        raise RuntimeError(f"no email source {delivery.source!r} in this process")
+    mail = source.render(delivery.source_id)
+    if mail is None:
+        raise mailer.PermanentFailure(f"{delivery.source} {delivery.source_id} is gone")
+    return mail.subject, mail.text, mail.html
 
 
 def _outcome(attempts: int, error: Exception | None, now: datetime) -> dict:
@@ -100,8 +125,11 @@ def _settle(claimed: _Claimed, counts: dict, now: datetime, error: Exception | N
         log.error("delivery %s: unexpected error", claimed.id, exc_info=error)
         db.session.rollback()
     values = _outcome(claimed.attempts, error, now)
+    if values["status"] == SENT and claimed.sent_target is not None:
+        values["target"] = claimed.sent_target  # no longer needed in full: personal data kept no longer than that
     if values["status"] == FAILED:
-        log.warning("delivery %s failed for good: %s", claimed.id, values["last_error"])
+        # the row keeps the whole error; the log gets no address (a customer's is personal data)
+        log.warning("delivery %s failed for good: %s", claimed.id, _EMAIL_RE.sub(_mask, values["last_error"]))
     db.session.execute(sa.update(Delivery).where(Delivery.id == claimed.id).values(**values))
     db.session.commit()
     counts[{SENT: "sent", FAILED: "failed", PENDING: "retry"}[values["status"]]] += 1
@@ -130,7 +158,8 @@ def process(ids: list[int], now: datetime | None = None) -> dict[str, int]:
     hooks: list[tuple[_Claimed, tuple[str, dict] | None]] = []
     allowed_hosts: list[str] = []
     for delivery in deliveries:
-        claimed = _Claimed(delivery.id, delivery.attempts)
+        claimed = _Claimed(delivery.id, delivery.attempts,
+                           sent_target=mask_email(delivery.target) if delivery.source is not None else None)
         try:
             if delivery.channel == "email":
                 claimed.outgoing = _email_for(delivery, users.get(delivery.recipient_id))

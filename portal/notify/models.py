@@ -49,9 +49,9 @@ class Notification(db.Model):
 
 
 class Delivery(db.Model):
-    """The outbox: one row per external channel (email, webhook) of a notification or digest, written in
-    the same transaction as the business change. ``idempotency_key`` is unique, so nothing is sent twice
-    because a job ran twice."""
+    """The outbox: one row per external channel (email, webhook) of a notification or digest, or one email to
+    an address (``source``), written in the same transaction as the business change. ``idempotency_key`` is
+    unique, so nothing is sent twice because a job ran twice."""
 
     __tablename__ = "delivery"
 
@@ -63,6 +63,10 @@ class Delivery(db.Model):
     recipient_id: Mapped[int | None] = mapped_column(sa.ForeignKey("user.id"), index=True)
     #: The email address or webhook id at the time of the intent.
     target: Mapped[str] = mapped_column(sa.String(500))
+    #: An email to an address that is no portal user's (a customer's): the registered email source
+    #: (``registry.register_email_source``) that writes it at send time from the row ``source_id`` names.
+    source: Mapped[str | None] = mapped_column(sa.String(64))
+    source_id: Mapped[int | None] = mapped_column()
     status: Mapped[str] = mapped_column(sa.String(16), default=PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

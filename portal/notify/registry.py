@@ -2,7 +2,10 @@
 
 * kinds of notification (``register_kind``): their label and default delivery mode;
 * digest sections (``register_digest_section``): a provider that, for a *batch* of users, returns each
-  user's items. Providers must run a fixed number of queries per batch, never one per user.
+  user's items. Providers must run a fixed number of queries per batch, never one per user;
+* email sources (``register_email_source``): for an email to an address that is no portal user's (a customer's,
+  ``services.email_address``), a function writing the message at send time from the id the outbox row keeps,
+  so that the outbox holds the address and that id, not the message.
 """
 from __future__ import annotations
 
@@ -39,8 +42,26 @@ class DigestSection:
     items: list = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class AddressedEmail:
+    """What an email source writes: the subject and both bodies (see ``mail.render_email``)."""
+
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True)
+class EmailSource:
+    key: str
+    #: render(source_id) -> AddressedEmail, or None when the source is gone (the email is then never sent).
+    #: Called by the delivery worker, inside the app, under the portal's default locale.
+    render: Callable
+
+
 notification_kinds: Registry[NotificationKind] = Registry("notification kinds")
 sections: Registry[DigestSection] = Registry("digest sections")
+email_sources: Registry[EmailSource] = Registry("email sources")
 
 
 def register_kind(key: str, label, default_mode: str = INSTANT, description="") -> NotificationKind:
@@ -67,3 +88,11 @@ def register_digest_section(key: str, title, provider: Callable, *, heads_only: 
 
 def digest_sections() -> list[DigestSection]:
     return sections.values()
+
+
+def register_email_source(key: str, render: Callable) -> EmailSource:
+    return email_sources.register(key, EmailSource(key, render))
+
+
+def get_email_source(key: str) -> EmailSource | None:
+    return email_sources.get(key)

@@ -291,6 +291,47 @@ def notify_each(messages: list[Message], *, now: datetime | None = None) -> list
     return out
 
 
+def email_address(address: str, source: str, source_id: int, *, now: datetime | None = None) -> Delivery:
+    """Email someone who is no portal user (a customer): one outbox row in the caller's transaction, sent after
+    it commits, retried like every delivery. The row keeps the address and ``(source, source_id)``; the message
+    is written at send time by the email source registered under ``source`` (``register_email_source``).
+
+    Once per ``(source, source_id)``: asking again returns the first row. Not held in quiet hours: quiet hours
+    are the staff's; a customer's email waits in their inbox. The address is checked here (``ServiceError`` on
+    ``address``), never logged, and masked on the row once the email is sent."""
+    from portal.notify.registry import get_email_source
+
+    if get_email_source(source) is None:
+        raise ValueError(f"no email source {source!r} is registered")
+    key = _address_key(source, source_id)
+    existing = db.session.scalar(sa.select(Delivery).where(Delivery.idempotency_key == key))
+    if existing is not None:
+        return existing
+    now = now or utcnow()
+    delivery = Delivery(channel="email", target=clean_email(address, "address"), source=source, source_id=source_id,
+                        idempotency_key=key, next_attempt_at=now, created_at=now)
+    db.session.add(delivery)
+    db.session.flush()
+    from portal.notify.jobs import deliver_batch
+
+    rq.enqueue_after_commit(deliver_batch, [delivery.id])
+    return delivery
+
+
+def email_statuses(source: str, source_ids: Iterable[int]) -> dict[int, str]:
+    """{source_id: delivery status} of the emails to an address written by ``source`` (one query)."""
+    ids = list(source_ids)
+    if not ids:
+        return {}
+    keys = [_address_key(source, i) for i in ids]
+    return dict(db.session.execute(sa.select(Delivery.source_id, Delivery.status).where(
+        Delivery.idempotency_key.in_(keys))).all())
+
+
+def _address_key(source: str, source_id: int) -> str:
+    return f"{source}:{source_id}:email"
+
+
 # -- reading --------------------------------------------------------------------------------------
 def already_notified(dedupe_key: str, user_ids: Iterable[int]) -> set[int]:
     """Which of ``user_ids`` already have a notification with this dedupe key (e.g. today's reminder)."""

@@ -70,6 +70,7 @@ def register() -> None:
         "appeal_id": lazy_pgettext("audit field", "Appeal number"),
         "grounds": lazy_pgettext("audit field", "Grounds"), "note": lazy_pgettext("audit field", "Note"),
         "signature_id": lazy_pgettext("audit field", "Signature"),
+        "emailed_to": lazy_pgettext("audit field", "Reply emailed to"),
     }, values={"status": STATUS_LABELS, "priority": PRIORITY_LABELS, "assignee_id": "user",
                "department_id": "department", "duplicate_of_id": "ticket", "appeal_status": APPEAL_STATUS_LABELS,
                "grounds": GROUNDS_LABELS})

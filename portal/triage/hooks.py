@@ -1,13 +1,14 @@
 """What triage plugs in: a ticket for every feedback item (``feedback_received``), the audit-trail words, the queue
-pages (工单), the reopening of a poorly rated resolution (``resolution_rated``), and the SLA scan with its
-notification kinds, digest section and to-do (``sla.register``), and 我的工单 in the digest with the heads'
-to-do of unassigned tickets (``my_items.register``)."""
+pages (工单), the reopening of a poorly rated resolution (``resolution_rated``), the email of a reply to the customer
+(an email source of the outbox), the SLA scan with its notification kinds, digest section and to-do
+(``sla.register``), and 我的工单 in the digest with the heads' to-do of unassigned tickets (``my_items.register``)."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
 from portal import signals
 from portal.core.registry import register_demo_seeder
+from portal.notify.registry import register_email_source
 from portal.objectives.registry import register_metric
 from portal.triage import audit_trail, bp, demo, loop, my_items, reply, services, sla
 from portal.web.nav import NavEntry, register_nav
@@ -21,6 +22,7 @@ def setup() -> None:
     my_items.register()
     signals.feedback_received.connect(services.on_feedback_received)
     signals.resolution_rated.connect(reply.on_resolution_rated)
+    register_email_source(reply.REPLY_EMAIL, reply.render_reply_email)
     register_nav(NavEntry(_l("Tickets"), "queue.index"), order=32)
     register_demo_seeder("tickets", demo.seed_tickets, order=55)
     register_demo_seeder("ticket_loop", demo.seed_loop, order=56)

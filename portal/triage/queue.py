@@ -17,7 +17,7 @@ from sqlalchemy.orm import joinedload
 from portal.core.errors import NotFound, ServiceError
 from portal.extensions import db
 from portal.org.models import Department, User
-from portal.triage import services
+from portal.triage import reply, services
 from portal.triage.models import CLOSED, OPEN_STATUSES, PRIORITIES, STATUSES, Ticket
 
 PAGE_SIZE = 50
@@ -210,6 +210,8 @@ class History:
     events: list
     users: dict[int, str]
     departments: dict[int, str]
+    #: {reply event id: status of its email to the customer} (notify's delivery statuses)
+    emails: dict[int, str] = field(default_factory=dict)
 
 
 def ticket_history(ticket: Ticket) -> History:
@@ -228,4 +230,4 @@ def ticket_history(ticket: Ticket) -> History:
         if user_ids else {}
     departments = {d.id: d.name for d in db.session.scalars(sa.select(Department).where(Department.id.in_(dept_ids)))} \
         if dept_ids else {}
-    return History(events, users, departments)
+    return History(events, users, departments, reply.reply_email_statuses(events))

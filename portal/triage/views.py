@@ -22,6 +22,7 @@ from portal.triage.forms import (CALLBACK_LABELS, AssignForm, BulkForm, Callback
 from portal.triage.models import PRIORITY_LABELS, STATUS_LABELS, STATUSES
 from portal.web.access import acting_user
 from portal.web.htmx import arg_int, is_safe_next, redirect_to, render, wants_partial
+from portal.web.ratelimit import limits_reads, reads_per_user
 from portal.web.submit import FAILED, flash_outcome, perform, submit
 
 #: The status buttons' words, by the status they lead to.
@@ -30,6 +31,8 @@ ACTION_LABELS = {"accepted": lazy_pgettext("ticket action", "Accept"),
                  "awaiting_customer": lazy_pgettext("ticket action", "Await the customer"),
                  "resolved": lazy_pgettext("ticket action", "Resolve"),
                  "closed": lazy_pgettext("ticket action", "Close")}
+#: The queue's reads (list, badges, a ticket) count together per user (PORTAL_QUEUE_READ_LIMIT).
+queue_reads = reads_per_user("PORTAL_QUEUE_READ_LIMIT", "queue-reads")
 
 
 def _filters() -> queue.QueueFilters:
@@ -59,6 +62,8 @@ def _list_context(actor, filters: queue.QueueFilters) -> dict:
 
 
 @bp.route("/")
+@limits_reads
+@queue_reads
 def index():
     """工单: the reader's queues, newest first, filtered; a page at a time."""
     actor = acting_user()
@@ -68,6 +73,8 @@ def index():
 
 
 @bp.route("/counts")
+@limits_reads
+@queue_reads
 def counts():
     """The status badges (polled every 30 s by the list page)."""
     actor = acting_user()
@@ -142,6 +149,8 @@ def _detail(actor, ticket_id: int, code: int = 200, **given):
 
 
 @bp.route("/<int:ticket_id>")
+@limits_reads
+@queue_reads
 def detail(ticket_id: int):
     """One ticket: the feedback, its history and what can be done with it."""
     return _detail(acting_user(), ticket_id)

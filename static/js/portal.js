@@ -6,6 +6,14 @@
     var invalid = event.detail.target && event.detail.target.querySelector && event.detail.target.querySelector(".is-invalid");
     if (invalid && typeof invalid.focus === "function") { invalid.focus(); }
   });
+  // A ticket opened in the queue's side panel: focus moves to its heading, so that keyboard and screen-reader
+  // users go on from there (the panel's own forms swap the ticket inside it and leave focus alone).
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    if (!target || target.id !== "ticket-drawer") { return; }
+    var heading = target.querySelector("h2");
+    if (heading) { heading.setAttribute("tabindex", "-1"); heading.focus(); }
+  });
   // Polling elements (data-poll="visible-only") do not poll while the tab is hidden, and refresh at once
   // when it is shown again (they listen for portal:visible).
   document.addEventListener("htmx:beforeRequest", function (event) {

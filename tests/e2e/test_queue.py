@@ -1,6 +1,7 @@
-"""The queue in a real browser against the real server: the head of 客服部 assigns a 差评 to 张三 from the list's
-side panel, 张三 replies and resolves it, the customer sees the reply on the 查询码 page and rates the handling
-poorly, and the ticket is back in progress. No CSP report on these pages."""
+"""The queue in a real browser against the real server: the head of 客服部 opens a 差评 in the list's side panel
+from the keyboard (focus moves into the panel) and assigns it to 张三, 张三 replies and resolves it, the customer sees
+the reply on the 查询码 page and rates the handling poorly, and the ticket is back in progress. No CSP report on these
+pages."""
 from __future__ import annotations
 
 import pytest
@@ -18,9 +19,14 @@ def test_assign_reply_and_the_customer_rates(browser, live_server):
     head_context, head = new_page(browser, live_server)
     log_in(head, live_server, data["head"])
     head.goto("/queue/")
-    head.locator(f"#queue-list a[href='/queue/{ticket}']").first.click()
+    # opened from the keyboard, the ticket takes the focus into the side panel (its heading), and Tab goes on there
+    head.locator(f"#queue-list a[href='/queue/{ticket}']").first.focus()
+    head.keyboard.press("Enter")
     drawer = head.locator("#ticket-drawer #ticket-detail")
     drawer.wait_for()
+    expect(drawer.locator("h2")).to_be_focused()
+    head.keyboard.press("Tab")
+    assert head.evaluate("document.activeElement.closest('#ticket-drawer') !== null")
     assert data["comment"] in drawer.inner_text()
     drawer.locator("#as-assignee_id").select_option(str(data["employee_id"]))
     drawer.locator("form[action$='/assign'] button[type=submit]").click()

@@ -57,6 +57,6 @@ def test_a_reply_records_whether_the_customer_wants_email(org, client_for):
     assert "kehu@example.cn" in page
     member.post(f"/queue/{ticket.id}/reply", data={"reply-text": "已处理", "reply-request_key": "k-2"})
     event = db.session.scalar(sa.select(TicketEvent).where(TicketEvent.kind == "reply"))
-    assert event.data == {"emailed": False, "consented": True}
+    assert event.data == {"emailed": True, "consented": True, "email_to": "k***@example.cn"}
     assert db.session.get(Ticket, ticket.id).first_response_at is not None
     assert count(TicketEvent, TicketEvent.kind == "reply") == 1
