@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from portal import signals
 from portal.core.registry import register_demo_seeder
 from portal.objectives.registry import register_metric
-from portal.triage import audit_trail, bp, demo, loop, reply, services, sla
+from portal.triage import audit_trail, bp, demo, incidents, loop, reply, services, sla
 from portal.web.nav import NavEntry, register_nav
 
 BLUEPRINTS = (bp,)
@@ -17,6 +17,7 @@ BLUEPRINTS = (bp,)
 def setup() -> None:
     audit_trail.register()
     sla.register()
+    incidents.register()
     signals.feedback_received.connect(services.on_feedback_received)
     signals.resolution_rated.connect(reply.on_resolution_rated)
     register_nav(NavEntry(_l("Tickets"), "queue.index"), order=32)
