@@ -134,8 +134,8 @@ def get_incident(actor, incident_id: int) -> Incident:
 
 def tickets_of(actor, incident_id: int) -> list[Ticket]:
     incident = get_incident(actor, incident_id)
-    return list(db.session.scalars(sa.select(Ticket).where(Ticket.incident_id == incident.id)
-                                   .order_by(Ticket.received_at, Ticket.id)))
+    return list(db.session.scalars(sa.select(Ticket).options(joinedload(Ticket.feedback), joinedload(Ticket.assignee))
+                                   .where(Ticket.incident_id == incident.id).order_by(Ticket.received_at, Ticket.id)))
 
 
 def open_incidents(actor) -> list[Incident]:
