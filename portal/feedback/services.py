@@ -191,6 +191,18 @@ def active_points() -> list[ServicePoint]:
                                    .options(selectinload(ServicePoint.department)).order_by(ServicePoint.code)))
 
 
+def known_categories() -> list[str]:
+    """Every category a customer can choose today: the default chips and each active point's own, in that order
+    (for other domains' pages, e.g. the queues' routing rules)."""
+    from portal.feedback.models import DEFAULT_CATEGORIES
+
+    known = dict.fromkeys(DEFAULT_CATEGORIES)
+    for point in db.session.scalars(sa.select(ServicePoint).where(ServicePoint.active.is_(True))
+                                    .order_by(ServicePoint.code)):
+        known.update(dict.fromkeys(point.categories))
+    return list(known)
+
+
 def point_by_code(code: str) -> ServicePoint | None:
     return db.session.scalar(sa.select(ServicePoint).where(ServicePoint.code == (code or "").upper()[:20]))
 

@@ -8,7 +8,7 @@ from flask_babel import lazy_pgettext
 from portal.audit.registry import register_action_labels, register_object_type
 from portal.extensions import db
 from portal.triage.loop import APPEAL_STATUS_LABELS, GROUNDS_LABELS
-from portal.triage.models import PRIORITY_LABELS, STATUS_LABELS, Appeal, Incident, Ticket
+from portal.triage.models import PRIORITY_LABELS, STATUS_LABELS, Appeal, Incident, RoutingRule, Ticket
 
 
 def _tickets(ids: list[int]) -> dict[int, tuple[str, str]]:
@@ -24,7 +24,12 @@ def _appeals(ids: list[int]) -> dict[int, tuple[str, str]]:
 
 def _incidents(ids: list[int]) -> dict[int, tuple[str, str]]:
     rows = db.session.execute(sa.select(Incident.id).where(Incident.id.in_(ids)))
-    return {r.id: (f"#{r.id}", "") for r in rows}
+    return {r.id: (f"#{r.id}", f"/queue/incidents/{r.id}") for r in rows}
+
+
+def _routing_rules(ids: list[int]) -> dict[int, tuple[str, str]]:
+    rows = db.session.execute(sa.select(RoutingRule.id, RoutingRule.category).where(RoutingRule.id.in_(ids)))
+    return {r.id: (r.category, "/queue/settings/routing") for r in rows}
 
 
 def register() -> None:
@@ -77,5 +82,21 @@ def register() -> None:
     register_object_type("ticket_appeal", _l("Appeal against a rating"), resolve=_appeals)
     register_object_type("incident", _l("Incident (burst of negative ratings)"), resolve=_incidents, fields={
         "tickets": lazy_pgettext("audit field", "Tickets"), "count": lazy_pgettext("audit field", "Count"),
-        "note": lazy_pgettext("audit field", "Note"),
+        "note": lazy_pgettext("audit field", "Note"), "refused": lazy_pgettext("audit field", "Left open"),
+        "assignee_id": lazy_pgettext("audit field", "Assignee"),
+    }, values={"assignee_id": "user"})
+    # The incidents' pages and the queues' settings (portal/triage/admin_views.py).
+    register_action_labels({
+        "triage.incident_assign": lazy_pgettext("audit action", "Assigned the open tickets of an incident"),
+        "triage.incident_note": lazy_pgettext("audit action", "Added an internal note to the tickets of an incident"),
+        "triage.incident_reply": lazy_pgettext("audit action", "Replied to the customers of an incident"),
+        "triage.incident_resolve": lazy_pgettext("audit action",
+                                                 "Resolved tickets of an incident (some are left open)"),
+        "triage.incident_leave": lazy_pgettext("audit action", "A ticket left its incident for another queue"),
+        "triage.routing_rule_add": lazy_pgettext("audit action", "Added a routing rule for a feedback category"),
+        "triage.routing_rule_delete": lazy_pgettext("audit action", "Deleted a routing rule"),
     })
+    register_object_type("routing_rule", _l("Routing rule"), resolve=_routing_rules, fields={
+        "category": lazy_pgettext("audit field", "Category"),
+        "department_id": lazy_pgettext("audit field", "Department"),
+    }, values={"department_id": "department"})

@@ -10,7 +10,7 @@ from portal import signals
 from portal.core.registry import register_demo_seeder
 from portal.notify.registry import register_email_source
 from portal.objectives.registry import register_metric
-from portal.triage import audit_trail, bp, demo, loop, my_items, reply, services, sla
+from portal.triage import audit_trail, bp, demo, incidents, loop, my_items, reply, services, sla
 from portal.web.nav import NavEntry, register_nav
 
 BLUEPRINTS = (bp,)
@@ -20,6 +20,7 @@ def setup() -> None:
     audit_trail.register()
     sla.register()
     my_items.register()
+    incidents.register()
     signals.feedback_received.connect(services.on_feedback_received)
     signals.resolution_rated.connect(reply.on_resolution_rated)
     register_email_source(reply.REPLY_EMAIL, reply.render_reply_email)

@@ -13,24 +13,41 @@ Grouping is per point *and* queue (department), so that whoever handles the inci
 Spam is never grouped. A replay finds the ticket already in its incident and changes nothing; on PostgreSQL a
 transaction-scoped advisory lock per point keeps two simultaneous 差评 from opening two incidents.
 
-**Closing** an incident (``close_incident``, the members and head of its department, or a manager) resolves its
-open tickets together, through the lifecycle's rules: when any of them still needs its call-back (回访), nothing
-is closed and the error names them.
+**Handling** (the incident's page, portal/triage/admin_views.py): staff handle the incident, not N tickets. Each
+action applies to its *open* tickets (spam left out), ticket by ticket through the queue's own services, so every
+ticket keeps its history and audit event and every guard applies; the incident gets one audit event of its own.
+Who: anyone who works the incident's queue (its members and head, managers); assigning others needs the head or
+a manager, as on a ticket.
+
+* ``assign_incident``: every open ticket to one member of the department (a double submit changes nothing);
+* ``note_incident``: one internal note, or one reply to every customer (``to_customer``), idempotent on the form's
+  one-time key (``<key>:<ticket id>`` on each ticket's event);
+* ``close_incident``: resolves every open ticket the lifecycle lets it resolve (``reply.change_status``, so the
+  customer can rate the handling); those it refuses — a 差评 whose call-back (回访) is still missing — stay open and
+  are reported (``IncidentOutcome.refused``). The incident closes once none is left open; until then it stays open
+  with what remains. Closing a closed incident again changes nothing.
+
+**A ticket moved to another department** (``services.reassign``) leaves its incident (``leave_incident``): an
+incident is one queue's, so that whoever handles it may work every ticket in it. The incident's span and count
+shrink; one left with no ticket is closed.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy.orm import joinedload
 
 from portal.audit.services import record
-from portal.core.errors import NotFound, ServiceError
+from portal.core.errors import NotFound, PermissionDenied, ServiceError
 from portal.core.types import utcnow
 from portal.extensions import db
-from portal.triage import services
-from portal.triage.models import OPEN_STATUSES, RESOLVED, Incident, Ticket
+from portal.org.models import Department, User
+from portal.triage import reply, services
+from portal.triage.models import OPEN_STATUSES, RESOLVED, Incident, Ticket, TicketEvent
 
 DEFAULT_COUNT, DEFAULT_MINUTES = 3, 60
 #: The advisory lock's first key (the second is the point's id): "TRIB".
@@ -117,8 +134,8 @@ def get_incident(actor, incident_id: int) -> Incident:
 
 def tickets_of(actor, incident_id: int) -> list[Ticket]:
     incident = get_incident(actor, incident_id)
-    return list(db.session.scalars(sa.select(Ticket).where(Ticket.incident_id == incident.id)
-                                   .order_by(Ticket.received_at, Ticket.id)))
+    return list(db.session.scalars(sa.select(Ticket).options(joinedload(Ticket.feedback), joinedload(Ticket.assignee))
+                                   .where(Ticket.incident_id == incident.id).order_by(Ticket.received_at, Ticket.id)))
 
 
 def open_incidents(actor) -> list[Incident]:
@@ -130,24 +147,206 @@ def open_incidents(actor) -> list[Incident]:
     return list(db.session.scalars(query.order_by(Incident.last_at.desc(), Incident.id.desc())))
 
 
-def close_incident(actor, incident_id: int, note: str = "") -> Incident:
-    """Close the incident and resolve its open tickets together (each through the lifecycle, with its history
-    and audit event). Refused, changing nothing, while a ticket in it still needs its call-back."""
+@dataclass
+class IncidentList:
+    """The incidents page: the open ones (newest burst first), then the recently closed ones."""
+
+    open: list[Incident]
+    closed: list[Incident]
+    #: department id → name; incident id → its tickets still open.
+    departments: dict[int, str] = field(default_factory=dict)
+    open_counts: dict[int, int] = field(default_factory=dict)
+
+
+#: The incidents page shows those closed within this many days, at most RECENT_CLOSED_MAX of them.
+RECENT_CLOSED_DAYS, RECENT_CLOSED_MAX = 30, 50
+
+
+def list_incidents(actor) -> IncidentList:
+    """The incidents of the queues the actor works: open ones, then those closed in the last 30 days (four
+    queries whatever their number)."""
+    visible = services.queue_department_ids(actor)
+    scope = [] if visible is None else [Incident.department_id.in_(visible or [-1])]
+    ordered = (Incident.last_at.desc(), Incident.id.desc())
+    opened = list(db.session.scalars(sa.select(Incident).options(joinedload(Incident.service_point))
+                                     .where(Incident.closed_at.is_(None), *scope).order_by(*ordered)))
+    closed = list(db.session.scalars(
+        sa.select(Incident).options(joinedload(Incident.service_point))
+        .where(Incident.closed_at >= utcnow() - timedelta(days=RECENT_CLOSED_DAYS), *scope)
+        .order_by(Incident.closed_at.desc(), Incident.id.desc()).limit(RECENT_CLOSED_MAX)))
+    shown = opened + closed
+    dept_ids = sorted({i.department_id for i in shown})
+    names = dict(db.session.execute(sa.select(Department.id, Department.name).where(Department.id.in_(dept_ids))
+                                    .order_by(Department.id)).all()) if dept_ids else {}
+    counts = dict(db.session.execute(
+        sa.select(Ticket.incident_id, sa.func.count()).where(Ticket.incident_id.in_([i.id for i in opened]),
+                                                            Ticket.status.in_(OPEN_STATUSES))
+        .group_by(Ticket.incident_id)).all()) if opened else {}
+    return IncidentList(opened, closed, names, counts)
+
+
+def department_name(incident: Incident) -> str:
+    department = db.session.get(Department, incident.department_id)
+    return department.name if department is not None else ""
+
+
+def may_lead(actor, incident: Incident) -> bool:
+    """Assign the incident's tickets to others: the head of its department or a manager (as for a ticket)."""
+    return services.may_lead(actor, incident)
+
+
+def open_tickets(actor, incident: Incident) -> list[Ticket]:
+    """The tickets the incident's actions apply to: open, not spam, in a queue the actor works."""
+    return [t for t in tickets_of(actor, incident.id)
+            if t.is_open and not t.is_spam and services.may_work(actor, t)]
+
+
+@dataclass
+class IncidentOutcome:
+    """What an action on an incident did: the tickets it changed, and those it left as they were, with why."""
+
+    incident: Incident
+    done: list[Ticket] = field(default_factory=list)
+    refused: list[tuple[Ticket, str]] = field(default_factory=list)
+    #: The form had been submitted before (a double click): nothing was done again.
+    replayed: bool = False
+
+
+def _ids(tickets) -> list[int]:
+    return [t.id for t in tickets]
+
+
+def _workable(actor, incident: Incident) -> list[Ticket]:
+    tickets = open_tickets(actor, incident)
+    if not tickets:
+        raise ServiceError((None, _("This incident has no open tickets left.")))
+    return tickets
+
+
+def assign_incident(actor, incident_id: int, assignee_id: int | None) -> IncidentOutcome:
+    """Give every open ticket of the incident to one active member of its department (None: to nobody). The head
+    or a manager assigns anyone; a member may take them. Tickets already with that person are left alone, so a
+    double submit changes nothing."""
+    incident = get_incident(actor, incident_id)
+    assignee = db.session.get(User, assignee_id) if assignee_id else None
+    if assignee_id and (assignee is None or not assignee.active or assignee.department_id != incident.department_id):
+        raise ServiceError(("assignee_id", _("Choose an active member of the incident's department.")))
+    if not may_lead(actor, incident) and assignee_id != actor.id:
+        raise PermissionDenied()
+    changed = [t for t in _workable(actor, incident) if t.assignee_id != assignee_id]
+    for ticket in changed:
+        services.assign(actor, ticket.id, assignee_id)
+    if changed:
+        record("triage.incident_assign", incident, actor=actor, after={"assignee_id": assignee_id},
+               extra={"tickets": _ids(changed)})
+    return IncidentOutcome(incident, changed)
+
+
+def _key(request_key: str | None, ticket_id: int) -> str | None:
+    key = (request_key or "").strip()[:40]
+    return f"{key}:{ticket_id}" if key else None
+
+
+def note_incident(actor, incident_id: int, text: str, *, to_customer: bool = False,
+                  request_key: str | None = None) -> IncidentOutcome:
+    """One internal note on every open ticket of the incident, or (``to_customer``) one reply to every customer
+    (shown on each 查询码 page). The form's one-time key makes a double submit a no-op."""
+    incident = get_incident(actor, incident_id)
+    body = services._text(text, "text", _("Write the reply.") if to_customer else _("Write the note."))
+    tickets = _workable(actor, incident)
+    keys = {t.id: _key(request_key, t.id) for t in tickets}
+    if request_key and db.session.scalar(sa.select(sa.func.count()).select_from(TicketEvent).where(
+            TicketEvent.request_key.in_([k for k in keys.values() if k]))):
+        return IncidentOutcome(incident, replayed=True)
+    for ticket in tickets:
+        if to_customer:
+            reply.reply(actor, ticket.id, body, request_key=keys[ticket.id])
+        else:
+            services.add_note(actor, ticket.id, body, request_key=keys[ticket.id])
+    record("triage.incident_reply" if to_customer else "triage.incident_note", incident, actor=actor,
+           extra={"tickets": _ids(tickets)})
+    return IncidentOutcome(incident, tickets)
+
+
+def close_incident(actor, incident_id: int, note: str = "") -> IncidentOutcome:
+    """Resolve the incident's open tickets together, each through the lifecycle (its history, audit event and
+    guards); those a guard refuses stay open and are reported. The incident closes once none is left open."""
     incident = get_incident(actor, incident_id)
     if incident.closed_at is not None:
-        return incident
-    tickets = [t for t in tickets_of(actor, incident.id) if services.may_work(actor, t)]
-    waiting = [t for t in tickets if t.is_open and t.callback_required and not services.callbacks_of(t)]
-    if waiting:
-        raise ServiceError((None, _("Record the call-back (回访) of these 差评 before closing the incident: "
-                                    "%(tickets)s.", tickets="、".join(f"#{t.feedback_id}" for t in waiting))))
-    resolved = []
-    for ticket in tickets:
-        if ticket.status in OPEN_STATUSES:
-            services.set_status(actor, ticket.id, RESOLVED)
-            resolved.append(ticket.id)
-    incident.closed_at = utcnow()
+        return IncidentOutcome(incident)
+    note = (note or "").strip()
+    if len(note) > services.REASON_MAX:
+        raise ServiceError(("note", _("At most %(n)d characters.", n=services.REASON_MAX)))
+    outcome = IncidentOutcome(incident)
+    for ticket in open_tickets(actor, incident):
+        try:
+            with db.session.begin_nested():
+                reply.change_status(actor, ticket.id, RESOLVED)
+        except ServiceError as refused:
+            outcome.refused.append((ticket, _refusal(ticket, refused)))
+        else:
+            outcome.done.append(ticket)
+    if not outcome.refused:
+        incident.closed_at = utcnow()
+        db.session.flush()
+        record("triage.incident_close", incident, actor=actor, extra={"tickets": _ids(outcome.done), "note": note})
+    elif outcome.done:
+        record("triage.incident_resolve", incident, actor=actor,
+               extra={"tickets": _ids(outcome.done), "refused": [t.id for t, _m in outcome.refused], "note": note})
+    return outcome
+
+
+def _refusal(ticket: Ticket, error: ServiceError) -> str:
+    if ticket.callback_required and not services.callbacks_of(ticket):
+        return _("The call-back (回访) is not recorded yet.")
+    return str(error)
+
+
+def leave_incident(actor, ticket: Ticket) -> Incident | None:
+    """Take the ticket out of its incident (it moved to another department's queue): the incident's span and
+    count shrink, and an incident left empty is closed. Audited on the incident; the incident, or None."""
+    if ticket.incident_id is None:
+        return None
+    incident = db.session.get(Incident, ticket.incident_id)
+    db.session.execute(sa.update(Ticket).where(Ticket.id == ticket.id).values(incident_id=None),
+                       execution_options={"synchronize_session": False})
+    db.session.refresh(ticket, ["incident_id"])
+    if incident is None:
+        return None
+    remaining = db.session.scalar(sa.select(sa.func.count()).select_from(Ticket)
+                                  .where(Ticket.incident_id == incident.id))
+    if remaining:
+        _refresh_span(incident)
+    else:
+        incident.count = 0
+        incident.closed_at = incident.closed_at or utcnow()
     db.session.flush()
-    record("triage.incident_close", incident, actor=actor,
-           extra={"tickets": resolved, "note": (note or "").strip()[:services.REASON_MAX]})
+    record("triage.incident_leave", incident, actor=actor,
+           extra={"tickets": [ticket.id], "count": incident.count})
     return incident
+
+
+def history(actor, incident_id: int, limit: int = 50) -> list:
+    """The incident's audit events, newest first (opened, extended, assigned, noted, resolved, closed)."""
+    from portal.audit.services import events_for
+
+    incident = get_incident(actor, incident_id)
+    return events_for("incident", incident.id, limit)
+
+
+def incident_of(ticket: Ticket, user) -> dict | None:
+    """The ticket page's panel: a link to the ticket's incident, when it is in one the user may see."""
+    if ticket.incident_id is None:
+        return None
+    try:
+        incident = get_incident(user, ticket.incident_id)
+    except NotFound:
+        return None
+    return {"incident": incident}
+
+
+def register() -> None:
+    """The ticket page's link to its incident (called from hooks.setup())."""
+    from portal.triage.registry import register_ticket_panel
+
+    register_ticket_panel("triage.incident", "triage/_partials/_incident_link.html", incident_of, order=10)

@@ -252,7 +252,8 @@ def assign(actor, ticket_id: int, assignee_id: int | None) -> Ticket:
 
 
 def reassign(actor, ticket_id: int, department_id: int | None, reason: str) -> Ticket:
-    """Move the ticket to another department's queue, with a required reason (audited)."""
+    """Move the ticket to another department's queue, with a required reason (audited). It leaves its incident
+    (``incidents.leave_incident``)."""
     ticket = get_ticket(actor, ticket_id)
     if not may_lead(actor, ticket):
         raise PermissionDenied()
@@ -273,6 +274,9 @@ def reassign(actor, ticket_id: int, department_id: int | None, reason: str) -> T
     ticket.department_id, ticket.assignee_id, ticket.routed_by, ticket.updated_at = (
         target.id, None, BY_REASSIGNMENT, utcnow())
     db.session.flush()
+    from portal.triage.incidents import leave_incident  # an incident is one queue's: the ticket leaves it
+
+    leave_incident(actor, ticket)
     _event(ticket, REASSIGN, actor, reason, before=before, to=target.id)
     record("triage.reassign", ticket, actor=actor, before={"department_id": before},
            after={"department_id": target.id}, extra={"reason": reason})

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
-from portal.core.errors import NotFound, ServiceError
+from portal.core.errors import NotFound
 from portal.core.types import utcnow
 from portal.extensions import db
 from portal.triage import incidents, services
@@ -70,22 +70,29 @@ def test_the_count_is_a_setting(org, app, monkeypatch):
 
 
 def test_closing_an_incident_resolves_its_tickets_after_the_call_backs(org):
+    """The tickets a guard allows are resolved at once; one still needing its call-back stays open and is named,
+    and the incident stays open until it is resolved too."""
     kf = point(org, "KF34", "KF")
     tickets = [rate(kf, 1), rate(kf, 1, contact="13800138000", consent=True), rate(kf, 2)]
     incident_id = tickets[0].incident_id
     member = org.kf_member
     assert [i.id for i in incidents.open_incidents(member)] == [incident_id]
     assert incidents.open_incidents(org.heads["YY"]) == []
-    with pytest.raises(ServiceError) as refused:
-        incidents.close_incident(member, incident_id, "统一处理")
-    assert f"#{tickets[1].feedback_id}" in str(refused.value)
-    assert all(t.is_open for t in tickets) and db.session.get(Incident, incident_id).closed_at is None
+    outcome = incidents.close_incident(member, incident_id, "统一处理")
+    assert [t.id for t in outcome.done] == [tickets[0].id, tickets[2].id]
+    assert [t.id for t, _why in outcome.refused] == [tickets[1].id]
+    db.session.expire_all()
+    assert [db.session.get(Ticket, t.id).status for t in tickets] == [RESOLVED, "new", RESOLVED]
+    assert db.session.get(Incident, incident_id).closed_at is None
+    assert audit("triage.incident_resolve")[-1].summary["refused"] == [tickets[1].id]
     services.record_callback(member, tickets[1].id, called_at=utcnow(), outcome="reached", note="已致歉")
-    incident = incidents.close_incident(member, incident_id, "系统故障已修复")
-    assert incident.closed_at is not None
+    outcome = incidents.close_incident(member, incident_id, "系统故障已修复")
+    assert outcome.incident.closed_at is not None and not outcome.refused
     assert {db.session.get(Ticket, t.id).status for t in tickets} == {RESOLVED}
-    assert audit("triage.incident_close")[-1].summary["tickets"] == [t.id for t in tickets]
+    assert audit("triage.incident_close")[-1].summary["tickets"] == [tickets[1].id]
     assert len(audit("triage.status")) == 3
+    # Closing again changes nothing.
+    assert not incidents.close_incident(member, incident_id).done and len(audit("triage.incident_close")) == 1
     # A later 差评 at the point opens no incident by itself: the closed one is not extended.
     assert rate(kf, 1).incident_id is None
 

@@ -81,8 +81,9 @@ def test_every_queue_endpoint_is_404_for_another_departments_head(queues, client
     db.session.expire_all()
     assert {t.status for t in db.session.scalars(sa.select(Ticket))} == {"new"}
     assert all(t.assignee_id is None for t in db.session.scalars(sa.select(Ticket)))
-    # every route of the blueprint was tried above
-    rules = {r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("queue.")}
+    # every route of the blueprint was tried above (the incidents' and settings' routes: tests/triage/test_admin_pages.py)
+    rules = {r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("queue.")
+             and app.view_functions[r.endpoint].__module__ != "portal.triage.admin_views"}
     tried = {re.sub(r"/\d+", "/<int:ticket_id>", u) for u in _posts(1, 2)} | {"/queue/", "/queue/counts",
                                                                                "/queue/bulk", "/queue/<int:ticket_id>"}
     assert rules <= tried, rules - tried
