@@ -20,6 +20,9 @@ from tests.helpers import DEFAULT_PASSWORD, HX, assert_full_page, assert_partial
 from tests.triage.helpers import point, rate
 from tests.triage.test_loop import PDF, png
 
+#: The loop's routes that are not a ticket's (tests/triage/test_queue.py tries every ticket route for isolation).
+NOT_PER_TICKET = {"/queue/evidence/<int:file_id>", "/queue/appeals", "/queue/appeals/<int:appeal_id>/decide",
+                  "/queue/appeals/rates"}
 FAKE = b"MZ\x90\x00" * 20  # an executable named .png
 
 
