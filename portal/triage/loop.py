@@ -14,7 +14,11 @@ appeal was upheld cannot be appealed again. A quality manager decides it — uph
 by an electronic signature (meaning ``appeal_decision``): a wrong password decides nothing. ``Ticket.appeal_status``
 follows the latest appeal. An upheld appeal leaves the rating out of both KPIs below; the ticket, its rating and
 the appeal stay visible, and every step is in the audit trail. ``appeal_rates`` shows per department how many
-appeals were filed and upheld, so a department that has many upheld is visible as such.
+appeals were filed and upheld, so a department that has many upheld is visible as such: it is flagged with at least
+``FLAG_MIN_FILED`` (3) filed and an upheld share of ``FLAG_UPHELD_SHARE`` (50 %) or more. The rates are counts per
+department, so managers and every department head see all departments' (``may_see_rates``). The quality managers
+see the pending appeals on 申诉复核 (``review``) and as a to-do (``todos``). Rectifications and appeals take the form's
+one-time ``request_key``: a double post records once.
 
 Every function takes the acting user, checks permission (a ticket the actor may not work is NotFound), flushes
 but never commits, and writes an audit event.
