@@ -9,7 +9,7 @@ import io
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser import log_in, new_page
+from tests.e2e.browser import log_in, new_page, open_side_panel
 from tests.e2e.test_pages_phone_a11y import _axe_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -31,10 +31,7 @@ def test_rectify_appeal_and_uphold(browser, live_server):
     ticket = data["ticket_id"]
     head_context, head = new_page(browser, live_server)
     log_in(head, live_server, data["head"])
-    head.goto("/queue/")
-    head.locator(f"#queue-list a[href='/queue/{ticket}']").first.click()
-    panel = head.locator(f"#ticket-drawer #negative-loop-{ticket}")
-    panel.wait_for()
+    panel = open_side_panel(head, ticket).locator(f"#negative-loop-{ticket}")
     panel.locator("#rect-note").fill("已对窗口人员进行服务规范培训")
     panel.locator("#rect-files").set_input_files(files=[{"name": "培训现场.png", "mimeType": "image/png",
                                                           "buffer": _png()}])

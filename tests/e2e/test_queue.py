@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.browser import log_in, new_page
+from tests.e2e.browser import log_in, new_page, open_side_panel
 from tests.e2e.test_pages_phone_a11y import _axe_problems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -17,10 +17,7 @@ def test_assign_reply_and_the_customer_rates(browser, live_server):
     ticket = data["ticket_id"]
     head_context, head = new_page(browser, live_server)
     log_in(head, live_server, data["head"])
-    head.goto("/queue/")
-    head.locator(f"#queue-list a[href='/queue/{ticket}']").first.click()
-    drawer = head.locator("#ticket-drawer #ticket-detail")
-    drawer.wait_for()
+    drawer = open_side_panel(head, ticket)
     assert data["comment"] in drawer.inner_text()
     drawer.locator("#as-assignee_id").select_option(str(data["employee_id"]))
     drawer.locator("form[action$='/assign'] button[type=submit]").click()
