@@ -14,7 +14,11 @@ appeal was upheld cannot be appealed again. A quality manager decides it — uph
 by an electronic signature (meaning ``appeal_decision``): a wrong password decides nothing. ``Ticket.appeal_status``
 follows the latest appeal. An upheld appeal leaves the rating out of both KPIs below; the ticket, its rating and
 the appeal stay visible, and every step is in the audit trail. ``appeal_rates`` shows per department how many
-appeals were filed and upheld, so a department that has many upheld is visible as such.
+appeals were filed and upheld, so a department that has many upheld is visible as such: it is flagged with at least
+``FLAG_MIN_FILED`` (3) filed and an upheld share of ``FLAG_UPHELD_SHARE`` (50 %) or more. The rates are counts per
+department, so managers and every department head see all departments' (``may_see_rates``). The quality managers
+see the pending appeals on 申诉复核 (``review``) and as a to-do (``todos``). Rectifications and appeals take the form's
+one-time ``request_key``: a double post records once.
 
 Every function takes the acting user, checks permission (a ticket the actor may not work is NotFound), flushes
 but never commits, and writes an audit event.
@@ -32,16 +36,17 @@ from flask_babel import lazy_gettext as _l
 from portal.audit.services import record
 from portal.core.errors import Conflict, NotFound, PermissionDenied, ServiceError
 from portal.core.i18n import portal_tz
-from portal.core.roles import QUALITY_MANAGER
+from portal.core.roles import DEPT_HEAD, QUALITY_MANAGER
 from portal.core.types import utcnow
 from portal.esign.services import content_hash, sign_if
 from portal.extensions import db
+from portal.home.registry import TodoItem
 from portal.org.models import Department
 from portal.sop import content
 from portal.triage.models import (APPEAL, APPEAL_PENDING, APPEAL_REJECTED, APPEAL_UPHELD, MALICIOUS, MISTAKEN,
                                   RECTIFY, Appeal, Callback, Ticket, TicketFile)
-from portal.org.services import is_active_user
-from portal.triage.services import _event, get_ticket, may_lead
+from portal.org.services import headed_department_ids, is_active_user, is_manager
+from portal.triage.services import _event, _replayed, get_ticket, may_lead
 from portal.workcal.services import WorkCalendar, local_today
 
 RECTIFY_DEFAULT_DAYS, RECTIFY_MAX_DAYS = 5, 15
@@ -50,6 +55,11 @@ EVIDENCE_MAX_MB = 10
 EVIDENCE_MAX_FILES = 10
 NOTE_MAX = 5000
 RECTIFY_PURPOSE, APPEAL_PURPOSE = "rectify", "appeal"
+REVIEW_PATH = "/queue/appeals"
+#: A department is flagged on the appeal rates when at least FLAG_MIN_FILED appeals were filed and at least
+#: FLAG_UPHELD_SHARE of them upheld: many of its 差评 were found mistaken or malicious, worth a look either way
+#: (customers treated unfairly by the rating, or a department appealing its way out of the KPIs).
+FLAG_MIN_FILED, FLAG_UPHELD_SHARE = 3, 0.5
 SIGN_MEANING = "appeal_decision"
 GROUNDS_LABELS = {
     MISTAKEN: _l("Mistaken rating (误评)"),
@@ -167,6 +177,10 @@ def evidence_file(actor, file_id: int) -> tuple[TicketFile, bytes]:
 
 
 # -- rectification -------------------------------------------------------------------------------
+def _key(request_key: str | None) -> str | None:
+    return (request_key or None) and request_key[:64]
+
+
 def _negative(actor, ticket_id: int) -> Ticket:
     ticket = get_ticket(actor, ticket_id)
     if not ticket.negative:
@@ -174,10 +188,13 @@ def _negative(actor, ticket_id: int) -> Ticket:
     return ticket
 
 
-def record_rectification(actor, ticket_id: int, note: str, uploads=()) -> Ticket:
+def record_rectification(actor, ticket_id: int, note: str, uploads=(), *, request_key: str | None = None) -> Ticket:
     """整改: what was done (the note, replacing an earlier one) and evidence files; ``rectified_at`` is set the first
-    time. For the members and the head of the ticket's department, and managers."""
+    time. For the members and the head of the ticket's department, and managers. A form posted twice with the same
+    ``request_key`` records it once."""
     ticket = _negative(actor, ticket_id)
+    if _replayed(request_key, ticket) is not None:
+        return ticket
     errors: list = []
     note = _required_text(note, "note", _("Describe the rectification."), errors)
     checked = _checked_uploads(uploads, errors)
@@ -188,7 +205,7 @@ def record_rectification(actor, ticket_id: int, note: str, uploads=()) -> Ticket
         ticket.rectified_at = now
     files = _store(ticket, actor, checked, RECTIFY_PURPOSE)
     db.session.flush()
-    _event(ticket, RECTIFY, actor, note, files=[f.id for f in files])
+    _event(ticket, RECTIFY, actor, note, request_key=_key(request_key), files=[f.id for f in files])
     record("triage.rectify", ticket, actor=actor, before=before,
            after={"rectification_note": note, "rectified": True},
            extra={"files": [f.display_name for f in files], "overdue": is_overdue(ticket)})
@@ -233,11 +250,73 @@ def pending_appeals(actor) -> list[Appeal]:
                                    .order_by(Appeal.filed_at, Appeal.id)))
 
 
-def file_appeal(actor, ticket_id: int, *, grounds: str, reason: str, uploads=()) -> Appeal:
-    """申诉: the head of the ticket's department or a manager says the 差评 is mistaken or malicious."""
+def may_appeal(user, ticket: Ticket) -> bool:
+    """Whether ``user`` may file an appeal against ``ticket``'s rating now: a 差评 without a pending or upheld
+    appeal, and the head of its department or a manager."""
+    return (ticket.negative and ticket.appeal_status not in (APPEAL_PENDING, APPEAL_UPHELD)
+            and may_lead(user, ticket))
+
+
+@dataclass(frozen=True)
+class AppealRow:
+    """An appeal as the 申诉复核 page lists it: with its ticket, the ticket's department and its evidence."""
+    appeal: Appeal
+    ticket: Ticket
+    department: str
+    files: tuple
+
+
+def _rows(appeals: list[Appeal]) -> list[AppealRow]:
+    """The appeals with their tickets, departments and files: three queries however many appeals."""
+    if not appeals:
+        return []
+    ticket_ids = {a.ticket_id for a in appeals}
+    tickets = {t.id: t for t in db.session.scalars(sa.select(Ticket).where(Ticket.id.in_(ticket_ids)))}
+    names = dict(db.session.execute(sa.select(Department.id, Department.name).where(
+        Department.id.in_({t.department_id for t in tickets.values()}))).all())
+    files: dict[int, list[TicketFile]] = {}
+    for row in db.session.scalars(sa.select(TicketFile).where(TicketFile.appeal_id.in_([a.id for a in appeals]))
+                                  .order_by(TicketFile.id)):
+        files.setdefault(row.appeal_id, []).append(row)
+    return [AppealRow(a, tickets[a.ticket_id], names.get(tickets[a.ticket_id].department_id, ""),
+                      tuple(files.get(a.id, ()))) for a in appeals]
+
+
+def pending_appeal_count(user) -> int:
+    """How many appeals wait for a decision (0 for those who do not decide): the nav's and the to-do's count."""
+    if not may_decide(user):
+        return 0
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Appeal).where(Appeal.status == APPEAL_PENDING))
+
+
+def review(actor, decided_limit: int = 30) -> tuple[list[AppealRow], list[AppealRow]]:
+    """The 申诉复核 page: (the pending appeals, oldest first; the ``decided_limit`` most recently decided), for
+    quality managers only (PermissionDenied otherwise)."""
+    pending = pending_appeals(actor)
+    decided = list(db.session.scalars(sa.select(Appeal).where(Appeal.status != APPEAL_PENDING)
+                                      .order_by(Appeal.decided_at.desc(), Appeal.id.desc()).limit(decided_limit)))
+    return _rows(pending), _rows(decided)
+
+
+def todos(user) -> list:
+    """The quality manager's to-do: the appeals waiting for a decision (one item with their count)."""
+    waiting = pending_appeal_count(user) if user.active else 0
+    if not waiting:
+        return []
+    return [TodoItem(title=_("%(n)d appeals against negative ratings wait for your decision", n=waiting),
+                     url=REVIEW_PATH, category=_("Tickets"))]
+
+
+def file_appeal(actor, ticket_id: int, *, grounds: str, reason: str, uploads=(),
+                request_key: str | None = None) -> Appeal:
+    """申诉: the head of the ticket's department or a manager says the 差评 is mistaken or malicious. A form posted
+    twice with the same ``request_key`` files one appeal (the second post returns the first's)."""
     ticket = _negative(actor, ticket_id)
     if not may_lead(actor, ticket):
         raise PermissionDenied()
+    earlier = _replayed(request_key, ticket)
+    if earlier is not None and earlier.data.get("appeal_id"):
+        return db.session.get(Appeal, earlier.data["appeal_id"])
     errors: list = []
     if grounds not in GROUNDS_LABELS:
         errors.append(("grounds", _("Choose whether the rating is mistaken or malicious.")))
@@ -258,7 +337,8 @@ def file_appeal(actor, ticket_id: int, *, grounds: str, reason: str, uploads=())
     before = ticket.appeal_status
     ticket.appeal_status, ticket.updated_at = APPEAL_PENDING, utcnow()
     files = _store(ticket, actor, checked, APPEAL_PURPOSE, appeal_id=appeal.id)
-    _event(ticket, APPEAL, actor, reason, appeal_id=appeal.id, grounds=grounds, status=APPEAL_PENDING)
+    _event(ticket, APPEAL, actor, reason, request_key=_key(request_key), appeal_id=appeal.id, grounds=grounds,
+           status=APPEAL_PENDING)
     record("triage.appeal", ticket, actor=actor, before={"appeal_status": before},
            after={"appeal_status": APPEAL_PENDING},
            extra={"appeal_id": appeal.id, "grounds": grounds, "reason": reason,
@@ -320,6 +400,25 @@ class AppealRate:
     def upheld_share(self) -> float | None:
         """Upheld ÷ filed (pending ones included in filed), or None without appeals."""
         return self.upheld / self.filed if self.filed else None
+
+    @property
+    def flagged(self) -> bool:
+        """Many upheld appeals: at least FLAG_MIN_FILED filed and an upheld share of FLAG_UPHELD_SHARE or more."""
+        return self.filed >= FLAG_MIN_FILED and self.upheld >= self.filed * FLAG_UPHELD_SHARE
+
+
+def may_see_rates(user) -> bool:
+    """Appeal rates are rate-visible: managers and every department head (the role, or heading a department) see
+    every department's rates — the figures are counts per department, nothing about a person."""
+    return is_manager(user) or (is_active_user(user) and (user.has_role(DEPT_HEAD)
+                                                           or bool(headed_department_ids(user))))
+
+
+def rates_for(actor, start: date | None = None, end: date | None = None) -> list[AppealRate]:
+    """``appeal_rates`` for those who may see them (PermissionDenied otherwise)."""
+    if not may_see_rates(actor):
+        raise PermissionDenied()
+    return appeal_rates(start, end)
 
 
 def appeal_rates(start: date | None = None, end: date | None = None) -> list[AppealRate]:

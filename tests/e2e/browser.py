@@ -19,3 +19,12 @@ def log_in(page, live_server, username: str, password: str = PASSWORD) -> None:
     page.get_by_label("密码").fill(password)
     page.get_by_role("button", name="登录").click()
     page.wait_for_url(live_server.url + "/")
+
+
+def open_side_panel(page, ticket_id: int):
+    """From the queue's list, open ticket ``ticket_id`` in the side panel; its ``#ticket-detail`` locator."""
+    page.goto("/queue/")
+    page.locator(f"#queue-list a[href='/queue/{ticket_id}']").first.click()
+    drawer = page.locator("#ticket-drawer #ticket-detail")
+    drawer.wait_for()
+    return drawer

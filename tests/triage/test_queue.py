@@ -15,6 +15,7 @@ from portal.triage import services
 from portal.triage.models import CLOSED, IN_PROGRESS, RESOLVED, Ticket, TicketEvent
 from tests.helpers import HX, audit, count, count_queries, text
 from tests.triage.helpers import point, rate
+from tests.triage.test_loop_pages import NOT_PER_TICKET
 
 
 @pytest.fixture
@@ -54,6 +55,8 @@ def _posts(ticket_id: int, other_id: int) -> dict[str, dict]:
         f"/queue/{ticket_id}/merge": {"merge-into_id": str(other_id)},
         f"/queue/{ticket_id}/spam": {"flag-value": "1"},
         f"/queue/{ticket_id}/archive": {"flag-value": "1"},
+        f"/queue/{ticket_id}/rectify": {"rect-note": "偷改", "rect-request_key": "k-iso-rect"},
+        f"/queue/{ticket_id}/appeal": {"appeal-grounds": "mistaken", "appeal-reason": "偷申诉"},
     }
 
 
@@ -86,6 +89,7 @@ def test_every_queue_endpoint_is_404_for_another_departments_head(queues, client
              and app.view_functions[r.endpoint].__module__ != "portal.triage.admin_views"}
     tried = {re.sub(r"/\d+", "/<int:ticket_id>", u) for u in _posts(1, 2)} | {"/queue/", "/queue/counts",
                                                                                "/queue/bulk", "/queue/<int:ticket_id>"}
+    tried |= NOT_PER_TICKET  # the 差评 loop's evidence, 申诉复核 and rates: isolated in test_loop_pages.py
     assert rules <= tried, rules - tried
 
 
