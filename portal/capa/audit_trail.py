@@ -39,5 +39,5 @@ def register() -> None:
         "ratings_before": lazy_pgettext("audit field", "Ratings before"),
         "ratings_after": lazy_pgettext("audit field", "Ratings after"),
         "signature_id": lazy_pgettext("audit field", "Signature"),
-    }, values={"status": STATUS_LABELS, "cause_category": CAUSE_LABELS, "effectiveness": EFFECTIVENESS_LABELS, "owner_id": "user",
-               "department_id": "department"})
+    }, values={"status": STATUS_LABELS, "cause_category": CAUSE_LABELS, "effectiveness": EFFECTIVENESS_LABELS,
+               "owner_id": "user", "department_id": "department"})

@@ -28,6 +28,7 @@ from flask_babel import lazy_pgettext
 
 from portal.audit.registry import register_action_labels
 from portal.audit.services import record
+from portal.capa.services import BASE_PATH, capa_path
 from portal.capa.models import (ACTION_OPEN, CHECKING, EFFECTIVE, LADDER_HEAD, LADDER_OWNER, LADDER_QM,
                                 NOT_EFFECTIVE, Capa, CapaAction)
 from portal.core.registry import register_cron
@@ -44,14 +45,8 @@ from portal.workcal.services import WorkCalendar, local_today
 KIND_OVERDUE = "capa.action_overdue"
 KIND_ESCALATED = "capa.action_escalated"
 DEFAULT_HEAD_DAYS, DEFAULT_QM_DAYS = 3, 7
-BASE_PATH = "/capa"
 #: Items of the digest section for one person, at most (a last item says how many more).
 DIGEST_MAX = 20
-
-
-def capa_path(capa_id: int) -> str:
-    """A CAPA's page, also outside a request (the job's notifications)."""
-    return f"{BASE_PATH}/{capa_id}"
 
 
 def escalation_days() -> tuple[int, int]:

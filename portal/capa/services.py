@@ -45,6 +45,19 @@ TEXT_MAX, TITLE_MAX, WHYS_MAX = 5000, 200, 5
 CLOSE_MEANING = "capa_close"
 
 
+BASE_PATH = "/capa"
+
+
+def capa_path(capa_id: int) -> str:
+    """A CAPA's page, also outside a request (the jobs' notifications, panels built in tests)."""
+    return f"{BASE_PATH}/{capa_id}"
+
+
+def new_path(source: str, source_id: int) -> str:
+    """The new-CAPA form prefilled from a source item."""
+    return f"{BASE_PATH}/new?source={source}&source_id={source_id}"
+
+
 def new_request_key() -> str:
     return secrets.token_urlsafe(16)
 

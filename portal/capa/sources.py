@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import url_for
 from flask_babel import gettext as _
 
 from portal.capa.models import BY_HAND, FROM_INCIDENT, FROM_OBJECTIVE, FROM_TICKET, SOURCES, Capa
+from portal.capa.services import capa_path, may_see, new_path
 from portal.core.errors import NotFound, PermissionDenied
 from portal.extensions import db
 from portal.feedback.services import labels as feedback_labels
@@ -54,7 +54,7 @@ def _ticket(actor, ticket_id: int) -> Source:
         f"{_('Categories')}: {'、'.join(feedback.categories)}" if feedback.categories else "",
         f"{_('Comment')}: {feedback.comment}" if feedback.comment else "") if part)
     return Source(FROM_TICKET, ticket.id, _("Ticket #%(n)d", n=ticket.id),
-                  url_for("queue.detail", ticket_id=ticket.id), ticket.department_id, ticket.service_point_id,
+                  triage_services.ticket_path(ticket.id), ticket.department_id, ticket.service_point_id,
                   title[:200], problem)
 
 
@@ -67,6 +67,11 @@ def _incident(actor, incident_id: int) -> Source:
                   incident.service_point_id, _("Burst of negative ratings at %(point)s", point=point)[:200], problem)
 
 
+def _objective_link(objective, measurement) -> tuple[str, str]:
+    period = objective_services.period_label(objective.period, measurement.period_start)
+    return f"{objective.name} · {period}", objective_services.objective_path(objective.id)
+
+
 def _objective(actor, measurement_id: int) -> Source:
     objective, measurement = objective_services.missed_measurement(measurement_id)
     if not may_open_for(actor, objective.department_id):
@@ -75,8 +80,8 @@ def _objective(actor, measurement_id: int) -> Source:
     problem = _("The quality objective %(name)s missed its target in %(period)s: %(value)s%(unit)s against a "
                 "target of %(target)s%(unit)s.", name=objective.name, period=period, value=measurement.value,
                 target=objective.target, unit=objective.unit)
-    return Source(FROM_OBJECTIVE, measurement.id, f"{objective.name} · {period}",
-                  objective_services.objective_path(objective.id), objective.department_id, None,
+    return Source(FROM_OBJECTIVE, measurement.id, *_objective_link(objective, measurement),
+                  objective.department_id, None,
                   _("Objective missed: %(name)s (%(period)s)", name=objective.name, period=period)[:200], problem)
 
 
@@ -107,6 +112,8 @@ def link_of(actor, capa: Capa) -> tuple[str, str] | None:
     if capa.source == BY_HAND or capa.source_id is None:
         return None
     try:
+        if capa.source == FROM_OBJECTIVE:  # every employee reads the objectives' pages
+            return _objective_link(*objective_services.missed_measurement(capa.source_id))
         source = _RESOLVERS[capa.source](actor, capa.source_id)
     except (NotFound, PermissionDenied):
         names = {FROM_TICKET: _("Ticket #%(n)d", n=capa.source_id),
@@ -122,12 +129,10 @@ def offer(actor, kind: str, item_id: int, department_id: int) -> dict | None:
     one (to those who may); None shows nothing."""
     capa = existing(kind, item_id)
     if capa is not None:
-        from portal.capa.services import may_see
-
         return {"capa": capa} if may_see(actor, capa) else None
     if not may_open_for(actor, department_id):
         return None
-    return {"capa": None, "open_url": url_for("capa.new", source=kind, source_id=item_id)}
+    return {"capa": None, "open_url": new_path(kind, item_id)}
 
 
 def ticket_panel(ticket, user) -> dict | None:
@@ -140,13 +145,11 @@ def incident_panel(incident, user) -> dict | None:
 
 def missed_objective_links(objective, measurement) -> list[tuple[str, str]]:
     """On a missed period of an objective: open a CAPA from it, or go to the one opened."""
-    from portal.capa.services import may_see
-
     current_user = acting_user()
     capa = existing(FROM_OBJECTIVE, measurement.id)
     if capa is not None:
-        return [(_("Corrective action #%(n)d", n=capa.id), url_for("capa.detail", capa_id=capa.id))] \
+        return [(_("Corrective action #%(n)d", n=capa.id), capa_path(capa.id))] \
             if may_see(current_user, capa) else []
     if not may_open_for(current_user, objective.department_id):
         return []
-    return [(_("Open a corrective action"), url_for("capa.new", source=FROM_OBJECTIVE, source_id=measurement.id))]
+    return [(_("Open a corrective action"), new_path(FROM_OBJECTIVE, measurement.id))]

@@ -128,7 +128,8 @@ def test_an_employee_reads_their_departments_capa_but_cannot_change_or_close_it(
     page = text(client.get(f"/capa/{capa.id}"))
     assert capa.title in page and 'id="capa-close-form"' not in page and 'id="capa-root-form"' not in page
     assert client.post(f"/capa/{capa.id}/close", data={"close-password": DEFAULT_PASSWORD}).status_code == 403
-    assert client.post(f"/capa/{capa.id}/root-cause", data={"rc-why1": "x", "rc-cause_category": "man"}).status_code == 403
+    root = {"rc-why1": "x", "rc-cause_category": "man"}
+    assert client.post(f"/capa/{capa.id}/root-cause", data=root).status_code == 403
     assert client.post(f"/capa/{capa.id}/actions", data={
         "act-description": "x", "act-owner_id": str(org.kf_member.id),
         "act-due_on": services.local_today().isoformat()}).status_code == 403
@@ -335,3 +336,26 @@ def test_a_due_check_can_be_run_from_the_page_by_an_editor(org, client_for, app)
     assert response.status_code == 200
     capa = db.session.get(Capa, capa.id)
     assert capa.effectiveness == "insufficient" and (capa.ratings_before, capa.ratings_after) == (5, 0)
+
+
+def test_an_incident_offers_a_capa_to_its_head_and_then_links_it(org, client_for):
+    from portal.capa import sources
+    from portal.triage import incidents
+
+    for n in range(3):
+        rate(org.point, 1, comment=f"系统故障 {n}")
+    db.session.commit()
+    incident = incidents.open_incidents(org.qm)[0]
+    offer = sources.incident_panel(incident, org.heads["KF"])
+    assert offer == {"capa": None, "open_url": f"/capa/new?source=incident&source_id={incident.id}"}
+    assert sources.incident_panel(incident, org.heads["YY"]) is None
+    assert sources.incident_panel(incident, org.kf_member) is None
+    assert client_for(org.heads["YY"]).get(offer["open_url"]).status_code == 404
+    client = client_for(org.heads["KF"])
+    form = text(client.get(offer["open_url"]))
+    key = re.search(r'name="request_key" type="hidden" value="([^"]+)"', form).group(1)
+    assert client.post("/capa/new", data={"request_key": key, "source": "incident", "source_id": str(incident.id),
+                                          "title": "系统故障集中差评", "problem": "三条差评"}).status_code == 303
+    capa = db.session.scalar(sa.select(Capa))
+    assert (capa.source, capa.source_id, capa.service_point_id) == ("incident", incident.id, org.point.id)
+    assert sources.incident_panel(incident, org.kf_member) == {"capa": capa}  # a member may see it, not open one
