@@ -58,6 +58,11 @@ class Config:
     PORTAL_TRAINING_ESCALATE_HEAD_DAYS = _env_int("PORTAL_TRAINING_ESCALATE_HEAD_DAYS", 3)
     #: … and to the quality managers once it is this many (never before the head).
     PORTAL_TRAINING_ESCALATE_QM_DAYS = _env_int("PORTAL_TRAINING_ESCALATE_QM_DAYS", 10)
+    #: Overdue CAPA actions: the owner is told at once, the CAPA department's head after this many working days
+    #: overdue …
+    PORTAL_CAPA_ESCALATE_HEAD_DAYS = _env_int("PORTAL_CAPA_ESCALATE_HEAD_DAYS", 3)
+    #: … and the quality managers after this many (never before the head).
+    PORTAL_CAPA_ESCALATE_QM_DAYS = _env_int("PORTAL_CAPA_ESCALATE_QM_DAYS", 7)
     #: The largest request body: the larger of PORTAL_MAX_UPLOAD_MB (spreadsheet imports) and a document's file,
     #: plus room for the form around it, so that a file just over the limit gets the document form's own message.
     MAX_CONTENT_LENGTH = (max(_env_int("PORTAL_MAX_UPLOAD_MB", 10), _env_int("PORTAL_SOP_MAX_FILE_MB", 20)) + 5) * 1024 * 1024

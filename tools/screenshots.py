@@ -1,6 +1,7 @@
 """Regenerate the README screenshots: the real portal with demo data, in Debian's Chromium.
 
-    .venv/bin/python tools/screenshots.py
+    .venv/bin/python tools/screenshots.py              # all of them
+    .venv/bin/python tools/screenshots.py capa.png     # only those named
 """
 from __future__ import annotations
 
@@ -22,10 +23,14 @@ SHOTS = [
     ("head_kf", "/notifications", "docs/screenshot-notifications.png"),
     ("head_kf", "/training/matrix", "docs/screenshots/training-matrix.png"),
     ("head_kf", "/queue/", "docs/screenshots/queue.png"),
+    ("quality", "/capa/1", "docs/screenshots/capa.png"),  # the demo's closed CAPA: its check and signature
 ]
+#: Taken whole, not just the first screenful.
+FULL_PAGE = {"docs/screenshots/capa.png"}
 
 
-def main() -> None:
+def main(only: list[str] | None = None) -> None:
+    """Every screenshot, or those whose target ends with one of ``only`` (the command line's arguments)."""
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -34,6 +39,8 @@ def main() -> None:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 for username, path, target in SHOTS:
+                    if only and not any(target.endswith(name) for name in only):
+                        continue
                     context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 760})
                     page = context.new_page()
                     page.goto("/login")
@@ -42,7 +49,7 @@ def main() -> None:
                     page.click("#login-form button[type=submit]")
                     page.wait_for_url(server.url + "/")
                     page.goto(path)
-                    page.screenshot(path=str(ROOT / target))
+                    page.screenshot(path=str(ROOT / target), full_page=target in FULL_PAGE)
                     print("wrote", target)
                     context.close()
                 browser.close()
@@ -51,4 +58,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

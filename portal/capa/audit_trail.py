@@ -6,7 +6,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import lazy_pgettext
 
 from portal.audit.registry import register_action_labels, register_object_type
-from portal.capa.models import CAUSE_LABELS, STATUS_LABELS, Capa
+from portal.capa.models import CAUSE_LABELS, EFFECTIVENESS_LABELS, STATUS_LABELS, Capa
 from portal.extensions import db
 
 
@@ -39,5 +39,5 @@ def register() -> None:
         "ratings_before": lazy_pgettext("audit field", "Ratings before"),
         "ratings_after": lazy_pgettext("audit field", "Ratings after"),
         "signature_id": lazy_pgettext("audit field", "Signature"),
-    }, values={"status": STATUS_LABELS, "cause_category": CAUSE_LABELS, "owner_id": "user",
-               "department_id": "department"})
+    }, values={"status": STATUS_LABELS, "cause_category": CAUSE_LABELS, "effectiveness": EFFECTIVENESS_LABELS,
+               "owner_id": "user", "department_id": "department"})

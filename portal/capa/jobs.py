@@ -16,3 +16,14 @@ def run_due_checks() -> dict:
         checked += 1
     db.session.commit()
     return {"checked": checked}
+
+
+@job
+def overdue_actions() -> dict:
+    """Overdue CAPA actions: the owner, then the department's head, then the quality managers, each once."""
+    from portal.capa import ladder
+    from portal.extensions import db
+
+    result = ladder.run_overdue()
+    db.session.commit()
+    return result

@@ -42,7 +42,14 @@ STATUS_LABELS = {
     CLOSED: lazy_pgettext("capa status", "Closed"),
 }
 EFFECTIVE, NOT_EFFECTIVE, INSUFFICIENT = "effective", "not_effective", "insufficient"
+EFFECTIVENESS_LABELS = {
+    EFFECTIVE: lazy_pgettext("capa effectiveness", "Effective"),
+    NOT_EFFECTIVE: lazy_pgettext("capa effectiveness", "Not effective"),
+    INSUFFICIENT: lazy_pgettext("capa effectiveness", "Too few ratings (样本不足)"),
+}
 ACTION_OPEN, ACTION_DONE = "open", "done"
+#: The overdue ladder's steps (``CapaAction.escalation``).
+LADDER_OWNER, LADDER_HEAD, LADDER_QM = 1, 2, 3
 
 
 class Capa(db.Model):
@@ -78,6 +85,7 @@ class Capa(db.Model):
     request_key: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
 
     department = relationship("Department")
+    service_point = relationship("ServicePoint")
     actions: Mapped[list["CapaAction"]] = relationship(back_populates="capa", order_by="CapaAction.id",
                                                        cascade="all, delete-orphan")
 
@@ -105,6 +113,9 @@ class CapaAction(db.Model):
     status: Mapped[str] = mapped_column(sa.String(6), default=ACTION_OPEN)
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     done_note: Mapped[str] = mapped_column(sa.Text, default="")
+    #: The overdue ladder's last step sent (0 none, 1 the owner, 2 the department's head, 3 the quality managers),
+    #: claimed by a conditional UPDATE: each step once, however often the job runs.
+    escalation: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     capa: Mapped[Capa] = relationship(back_populates="actions")

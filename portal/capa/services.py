@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 
 from portal.audit.services import record
 from portal.capa.models import (ACTION_DONE, ACTION_OPEN, BY_HAND, CAUSES, CHECKING, CLOSED, EFFECTIVE, INSUFFICIENT,
@@ -34,7 +35,7 @@ from portal.esign.services import content_hash, sign_if
 from portal.extensions import db
 from portal.feedback.services import satisfaction
 from portal.org.models import Department, User
-from portal.org.services import heads_department, is_active_user, is_manager
+from portal.org.services import headed_department_ids, heads_department, is_active_user, is_manager
 from portal.triage.services import upheld_feedback_ids
 from portal.workcal.services import local_today
 
@@ -42,6 +43,19 @@ CHECK_DAYS = 30
 MIN_RATINGS = 5
 TEXT_MAX, TITLE_MAX, WHYS_MAX = 5000, 200, 5
 CLOSE_MEANING = "capa_close"
+
+
+BASE_PATH = "/capa"
+
+
+def capa_path(capa_id: int) -> str:
+    """A CAPA's page, also outside a request (the jobs' notifications, panels built in tests)."""
+    return f"{BASE_PATH}/{capa_id}"
+
+
+def new_path(source: str, source_id: int) -> str:
+    """The new-CAPA form prefilled from a source item."""
+    return f"{BASE_PATH}/new?source={source}&source_id={source_id}"
 
 
 def new_request_key() -> str:
@@ -63,6 +77,15 @@ def get_capa(actor, capa_id: int) -> Capa:
     if capa is None or not may_see(actor, capa):
         raise NotFound()
     return capa
+
+
+def get_action(actor, capa_id: int, action_id: int) -> CapaAction:
+    """An action of a CAPA the actor may see (NotFound for another CAPA's action)."""
+    capa = get_capa(actor, capa_id)
+    action = db.session.get(CapaAction, action_id)
+    if action is None or action.capa_id != capa.id:
+        raise NotFound()
+    return action
 
 
 # -- opening --------------------------------------------------------------------------------------
@@ -109,8 +132,17 @@ def open_capa(actor, fields: CapaFields, *, request_key: str = "") -> Capa:
                 containment=_text(fields.containment, "containment", TEXT_MAX), department_id=dept.id,
                 service_point_id=fields.service_point_id, source=fields.source, source_id=fields.source_id,
                 created_by_id=actor.id, request_key=request_key[:64] or None)
-    db.session.add(capa)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():  # a twin request (another connection) may have inserted it first
+            db.session.add(capa)
+    except IntegrityError:
+        twin = db.session.scalar(sa.select(Capa).where(sa.or_(
+            Capa.request_key == capa.request_key if capa.request_key else sa.false(),
+            sa.and_(Capa.source == capa.source, Capa.source_id == capa.source_id)
+            if capa.source_id is not None else sa.false())))
+        if twin is None:
+            raise
+        return twin
     record("capa.open", capa, actor=actor, after={"title": capa.title, "source": capa.source,
                                                   "source_id": capa.source_id, "department_id": capa.department_id})
     return capa
@@ -271,3 +303,149 @@ def close(actor, capa_id: int, password: str) -> Capa:
     else:
         db.session.refresh(capa)
     return capa
+
+
+def check_now(actor, capa_id: int) -> Capa:
+    """Run a due effectiveness check now instead of waiting for the morning's job (whoever edits the CAPA)."""
+    capa = get_capa(actor, capa_id)
+    if not may_edit(actor, capa):
+        raise PermissionDenied()
+    if capa.effectiveness in (EFFECTIVE, NOT_EFFECTIVE):
+        return capa
+    return run_check(capa, actor=actor)
+
+
+# -- the pages ------------------------------------------------------------------------------------
+def may_close(user, capa: Capa) -> bool:
+    """The closure form is the quality managers' (its guards say why a CAPA cannot close yet)."""
+    return is_active_user(user) and user.has_role(QUALITY_MANAGER) and capa.status != CLOSED
+
+
+def ready_to_close(capa: Capa) -> bool:
+    return capa.status == CHECKING and capa.effectiveness in (EFFECTIVE, NOT_EFFECTIVE) and \
+        all(a.status == ACTION_DONE for a in capa.actions)
+
+
+def check_windows(capa: Capa) -> tuple[tuple[date, date], tuple[date, date]] | None:
+    """The two windows the check compares, as first and last days: ((before), (after)); None before every action
+    is done."""
+    day = capa.implemented_on
+    if day is None:
+        return None
+    return ((day - timedelta(days=CHECK_DAYS), day - timedelta(days=1)), (day, day + timedelta(days=CHECK_DAYS - 1)))
+
+
+def check_due(capa: Capa, today: date | None = None) -> bool:
+    return capa.status == CHECKING and capa.effectiveness not in (EFFECTIVE, NOT_EFFECTIVE) and \
+        capa.check_due_on is not None and capa.check_due_on <= (today or local_today())
+
+
+def is_overdue(action: CapaAction, today: date | None = None) -> bool:
+    return action.status == ACTION_OPEN and action.due_on < (today or local_today())
+
+
+def open_from(actor, fields: CapaFields, *, request_key: str = "") -> Capa:
+    """Open a CAPA from the new-CAPA form: from a source the actor may see (its department and point are the
+    source's, whatever the form says), or by hand."""
+    from portal.capa import sources
+
+    source = sources.resolve(actor, fields.source, fields.source_id)
+    if source is not None:
+        fields.department_id, fields.service_point_id = source.department_id, source.service_point_id
+    else:
+        fields.source, fields.source_id = BY_HAND, None
+    return open_capa(actor, fields, request_key=request_key)
+
+
+def department_choices(actor) -> list[tuple[int, str]]:
+    """The active departments the actor may open a CAPA for."""
+    query = sa.select(Department.id, Department.name).where(Department.active.is_(True))
+    if not is_manager(actor):
+        query = query.where(Department.head_id == actor.id)
+    return [(r.id, r.name) for r in db.session.execute(query.order_by(Department.sort_order, Department.name))]
+
+
+def visible_department_choices(actor) -> list[tuple[int, str]]:
+    """The departments of the list's filter: all for managers, else those whose CAPAs the actor may see."""
+    query = sa.select(Department.id, Department.name)
+    if not is_manager(actor):
+        ids = set(headed_department_ids(actor)) | ({actor.department_id} if actor.department_id else set())
+        query = query.where(Department.id.in_(sorted(ids) or [-1]))
+    return [(r.id, r.name) for r in db.session.execute(query.order_by(Department.sort_order, Department.name))]
+
+
+def owner_choices(capa: Capa) -> list[tuple[int, str]]:
+    """Active people, the CAPA's department first."""
+    rows = db.session.execute(sa.select(User.id, User.display_name, User.department_id).where(User.active.is_(True))
+                              .order_by(User.display_name, User.id)).all()
+    return [(r.id, r.display_name) for r in sorted(rows, key=lambda r: r.department_id != capa.department_id)]
+
+
+STATUS_FILTERS = ("active", OPEN, CHECKING, CLOSED, "all")
+
+
+@dataclass
+class ListFilters:
+    status: str = "active"
+    department_id: int | None = None
+    mine: bool = False
+
+    def args(self) -> dict:
+        out = {"status": self.status}
+        if self.department_id:
+            out["department"] = self.department_id
+        if self.mine:
+            out["mine"] = 1
+        return out
+
+
+def _owned_by(user_id: int):
+    return sa.exists().where(CapaAction.capa_id == Capa.id, CapaAction.owner_id == user_id)
+
+
+def visible_query(actor):
+    """The CAPAs ``actor`` may see (``may_see`` as a query)."""
+    query = sa.select(Capa)
+    if is_manager(actor):
+        return query
+    if not is_active_user(actor):
+        return query.where(sa.false())
+    departments = set(headed_department_ids(actor)) | ({actor.department_id} if actor.department_id else set())
+    return query.where(sa.or_(Capa.department_id.in_(sorted(departments) or [-1]), _owned_by(actor.id)))
+
+
+@dataclass
+class ListRow:
+    capa: Capa
+    open_actions: int
+    overdue_actions: int
+
+
+def list_page(actor, filters: ListFilters, page: int = 1, per_page: int = 25):
+    """One page of the CAPAs the actor may see, filtered, newest first, and the open and overdue actions of each
+    (two queries and the count)."""
+    query = visible_query(actor)
+    if filters.status == "active":
+        query = query.where(Capa.status != CLOSED)
+    elif filters.status in (OPEN, CHECKING, CLOSED):
+        query = query.where(Capa.status == filters.status)
+    if filters.department_id:
+        query = query.where(Capa.department_id == filters.department_id)
+    if filters.mine:
+        query = query.where(_owned_by(actor.id))
+    pagination = db.paginate(query.order_by(Capa.created_at.desc(), Capa.id.desc()), page=page, per_page=per_page,
+                             error_out=False)
+    ids = [c.id for c in pagination.items]
+    today = local_today()
+    counts = {r.capa_id: (int(r.open or 0), int(r.overdue or 0)) for r in db.session.execute(
+        sa.select(CapaAction.capa_id, sa.func.count().label("open"),
+                  sa.func.sum(sa.case((CapaAction.due_on < today, 1), else_=0)).label("overdue"))
+        .where(CapaAction.capa_id.in_(ids or [-1]), CapaAction.status == ACTION_OPEN)
+        .group_by(CapaAction.capa_id))}
+    rows = [ListRow(c, *counts.get(c.id, (0, 0))) for c in pagination.items]
+    return pagination, rows
+
+
+def users_by_id(ids) -> dict[int, User]:
+    ids = sorted({i for i in ids if i})
+    return {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(ids or [-1])))}

@@ -295,6 +295,16 @@ def get_measurement(objective: Objective, period_start: date) -> Measurement | N
         Measurement.objective_id == objective.id, Measurement.period_start == period_start))
 
 
+def missed_measurement(measurement_id: int) -> tuple[Objective, Measurement]:
+    """(objective, measurement) of a period whose value missed its target (the source of a corrective action);
+    NotFound for any other id."""
+    measurement = db.session.get(Measurement, measurement_id)
+    objective = db.session.get(Objective, measurement.objective_id) if measurement is not None else None
+    if objective is None or measurement_status(objective, measurement) != MISSED:
+        raise NotFound()
+    return objective, measurement
+
+
 def recent_measurements(objective_ids, limit: int = SPARKLINE_POINTS) -> dict[int, list[Measurement]]:
     """The last ``limit`` measurements of each objective, oldest first — one query for the whole page."""
     ids = list(objective_ids)

@@ -2,20 +2,18 @@
 hand-computed CSAT fixture, and the guarded, signed closure."""
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import pytest
-import sqlalchemy as sa
 
 from portal.capa import services
 from portal.capa.models import CHECKING, CLOSED, EFFECTIVE, INSUFFICIENT, NOT_EFFECTIVE, OPEN, Capa
 from portal.core.errors import NotFound, PermissionDenied, ServiceError
-from portal.core.i18n import portal_tz
 from portal.core.roles import EMPLOYEE
 from portal.esign.models import Signature
 from portal.extensions import db
 from portal.feedback import services as feedback_services
-from portal.feedback.models import Feedback
+from tests.capa.helpers import give_ratings
 from tests.helpers import DEFAULT_PASSWORD, audit, count
 
 IMPLEMENTED = date(2026, 3, 2)
@@ -30,15 +28,6 @@ def org(matrix_org, make_user):
     return matrix_org
 
 
-def _ratings(point, day: date, ratings: list[int]) -> None:
-    """Ratings given on ``day`` at ``point`` (through the intake, then dated back)."""
-    for i, rating in enumerate(ratings):
-        received = feedback_services.receive(
-            feedback_services.Submission(rating=rating),
-            feedback_services.Intake(channel="kiosk", idempotency_key=f"{day}-{i}-{rating}", point=point))
-        moment = datetime.combine(day, time(10, i % 50), portal_tz())
-        db.session.execute(sa.update(Feedback).where(Feedback.id == received.feedback.id)
-                           .values(rated_at=moment, created_at=moment))
 
 
 def _capa(org, **fields):
@@ -95,12 +84,12 @@ def test_the_last_action_done_starts_the_wait_for_the_check(org):
 
 def test_the_check_compares_csat_before_and_after_on_a_hand_computed_fixture(org):
     # 30 days before 03-02: 02-05 … 03-01. Ten ratings: 4 satisfied (4–5) → 40.0 %.
-    _ratings(org.point, date(2026, 2, 10), [5, 4, 2, 1, 3, 4, 2, 5, 2, 3])
+    give_ratings(org.point, date(2026, 2, 10), [5, 4, 2, 1, 3, 4, 2, 5, 2, 3])
     # From 03-02 for 30 days: eight ratings, 6 satisfied → 75.0 %.
-    _ratings(org.point, date(2026, 3, 10), [5, 5, 4, 4, 2, 5, 3, 4])
+    give_ratings(org.point, date(2026, 3, 10), [5, 5, 4, 4, 2, 5, 3, 4])
     # Outside both windows: not counted.
-    _ratings(org.point, date(2026, 1, 20), [1, 1, 1])
-    _ratings(org.point, date(2026, 4, 5), [1, 1, 1])
+    give_ratings(org.point, date(2026, 1, 20), [1, 1, 1])
+    give_ratings(org.point, date(2026, 4, 5), [1, 1, 1])
     capa = _implemented(org, _capa(org))
     services.run_check(capa, today=date(2026, 4, 1))
     assert (capa.csat_before, capa.ratings_before, capa.csat_after, capa.ratings_after) == (40.0, 10, 75.0, 8)
@@ -108,8 +97,8 @@ def test_the_check_compares_csat_before_and_after_on_a_hand_computed_fixture(org
 
 
 def test_worse_after_is_not_effective_and_too_few_ratings_is_no_result(org):
-    _ratings(org.point, date(2026, 2, 20), [5, 5, 5, 4, 4])       # 100 %
-    _ratings(org.point, date(2026, 3, 5), [5, 2, 2, 1, 4])        # 40 %
+    give_ratings(org.point, date(2026, 2, 20), [5, 5, 5, 4, 4])       # 100 %
+    give_ratings(org.point, date(2026, 3, 5), [5, 2, 2, 1, 4])        # 40 %
     capa = _implemented(org, _capa(org))
     with pytest.raises(ServiceError):
         services.run_check(capa, today=date(2026, 3, 31))  # not due before 04-01
@@ -131,8 +120,8 @@ def test_closing_needs_no_open_action_a_result_and_the_quality_managers_signatur
         services.complete_action(org.heads["KF"], action.id)
     with pytest.raises(ServiceError):
         services.close(org.qm, done.id, DEFAULT_PASSWORD)  # no effectiveness result
-    _ratings(org.point, date(2026, 2, 20), [4, 4, 4, 4, 4])
-    _ratings(org.point, date(2026, 3, 5), [5, 5, 5, 5, 5])
+    give_ratings(org.point, date(2026, 2, 20), [4, 4, 4, 4, 4])
+    give_ratings(org.point, date(2026, 3, 5), [5, 5, 5, 5, 5])
     services.run_check(done, today=date(2026, 4, 1))
     with pytest.raises(PermissionDenied):
         services.close(org.heads["KF"], done.id, DEFAULT_PASSWORD)  # only a quality manager
