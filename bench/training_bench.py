@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import signal
 import statistics
 import subprocess
@@ -45,39 +44,23 @@ ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from benchapp import PASSWORD, app_for as _app, login as _login  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/portal_bench_training"
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 DEPARTMENTS = 20
 POSITIONS = 5  # per department
 QUERY_GOAL = 10
 RSS_GOAL_MB = 300
-PASSWORD = "Bench-passw0rd"
-CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
 ADMIN_ID = 1
 
 
 # -- in a child: the application ------------------------------------------------------------------------
-def _app(url: str):
-    os.environ.setdefault("PORTAL_INSTANCE_DIR", tempfile.gettempdir())
-    from portal import create_app
-
-    return create_app("test", overrides={"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": REDIS_URL})
-
-
 def _status_mb(key: str) -> float:
     with open("/proc/self/status") as status:
         for line in status:
             if line.startswith(key + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-def _login(client, username: str) -> None:
-    token = CSRF_RE.search(client.get("/login").get_data(as_text=True)).group(1)
-    response = client.post("/login", data={"username": username, "password": PASSWORD}, headers={"X-CSRFToken": token})
-    if response.status_code not in (302, 303):
-        raise RuntimeError(f"login as {username} failed with {response.status_code}")
 
 
 # -- seed -----------------------------------------------------------------------------------------------

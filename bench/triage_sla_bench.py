@@ -29,7 +29,6 @@ import argparse
 import os
 import signal
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -39,17 +38,10 @@ ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+from benchapp import app_for as _app  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/portal_bench_triage_sla"
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 DEPARTMENTS, MEMBERS = 20, 10
-
-
-def _app(url: str):
-    os.environ.setdefault("PORTAL_INSTANCE_DIR", tempfile.gettempdir())
-    from portal import create_app
-
-    return create_app("test", overrides={"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": REDIS_URL})
 
 
 def _copy(table: str, columns: tuple[str, ...], rows) -> None:

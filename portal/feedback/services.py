@@ -785,7 +785,11 @@ def labels() -> dict:
 
 
 def point_choices() -> list[tuple[int, str]]:
-    return [(p.id, p.label) for p in active_points()]
+    """(id, label) of the active points, in code order: one query of three columns (no point objects, no
+    departments loaded with them)."""
+    rows = db.session.execute(sa.select(ServicePoint.id, ServicePoint.code, ServicePoint.name)
+                              .where(ServicePoint.active.is_(True)).order_by(ServicePoint.code))
+    return [(row.id, f"{row.code} {row.name}") for row in rows]
 
 
 # -- the daily digest -------------------------------------------------------------------------------------

@@ -41,6 +41,9 @@ STATUS_LABELS = {
 STATUSES = tuple(STATUS_LABELS)
 #: Statuses in which the ticket is being worked (its SLA clock runs, except while awaiting the customer).
 OPEN_STATUSES = (NEW, ACCEPTED, IN_PROGRESS, AWAITING_CUSTOMER)
+#: The open statuses as SQL, the predicate of the partial index ``ix_ticket_queue_open``: queries write it the same
+#: way (``sa.text``) so that PostgreSQL matches it (bound values would not).
+OPEN_PREDICATE = "status IN (" + ", ".join(f"'{status}'" for status in OPEN_STATUSES) + ")"
 
 # -- priority -------------------------------------------------------------------------------------
 HIGH, NORMAL, LOW = "high", "normal", "low"
@@ -124,7 +127,14 @@ class Ticket(db.Model):
     __table_args__ = (
         # The queue: a department's tickets newest first, paged by keyset on (received_at, id).
         sa.Index("ix_ticket_queue", "department_id", "received_at", "id"),
-        sa.Index("ix_ticket_queue_status", "department_id", "status", "received_at", "id"),
+        # A status's tickets, and the count badges: the default filters (no spam, not archived) read from the index
+        # alone (PostgreSQL's INCLUDE), so a count costs index entries, not table rows.
+        sa.Index("ix_ticket_queue_status", "department_id", "status", "received_at", "id",
+                 postgresql_include=["is_spam", "archived_at"]),
+        # The open tickets (the default view) newest first, and their counts, whatever the closed history's size.
+        sa.Index("ix_ticket_queue_open", "department_id", "received_at", "id",
+                 postgresql_include=["status", "is_spam", "archived_at"],
+                 postgresql_where=sa.text(OPEN_PREDICATE), sqlite_where=sa.text(OPEN_PREDICATE)),
         # The SLA scan's own: open, running tickets whose next warning or escalation moment has passed.
         sa.Index("ix_ticket_sla_next_check", "sla_next_check_at",
                  postgresql_where=sa.text("status IN ('new', 'accepted', 'in_progress')"),

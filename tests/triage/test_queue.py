@@ -223,3 +223,31 @@ def test_status_buttons_and_the_reopen_wording(queues, client_for):
     db.session.expire_all()
     ticket = db.session.get(Ticket, ticket.id)
     assert ticket.status == IN_PROGRESS and ticket.feedback.resolved_at is None
+
+
+def test_the_badges_count_open_work_exactly_and_the_history_up_to_a_cap(queues, client_for, monkeypatch):
+    """Open statuses are counted exactly; resolved and closed only up to COUNT_CAP (shown "N+"), so a badge costs
+    the same with two years of closed tickets behind it (bench/triage_queue_bench.py)."""
+    from portal.triage import queue
+
+    org, kf = queues["org"], queues["kf"]
+    head = org.heads["KF"]
+    more = [rate(kf, 5, comment=f"多{n}") for n in range(3)]
+    queue.bulk_close(head, [t.id for t in more] + [queues["kf_tickets"][0].id])
+    db.session.commit()
+    monkeypatch.setattr(queue, "COUNT_CAP", 3)
+    filters = queue.QueueFilters(department_id=org.depts["KF"].id)
+    counts = queue.status_counts(head, filters)
+    assert counts["new"] == 2 and counts["open"] == 2  # exact
+    assert counts["closed"] > 3 and isinstance(counts["closed"], queue.Capped) and str(counts["closed"]) == "3+"
+    assert counts["resolved"] == 0 and not isinstance(counts["resolved"], queue.Capped)
+    badges = text(client_for(head).get(f"/queue/counts?department={org.depts['KF'].id}", headers=HX))
+    assert re.search(r"(已关闭|Closed) <span class=\"badge[^\"]*\">3\+</span>", badges), badges
+    assert re.search(r"(新建|New) <span class=\"badge[^\"]*\">2</span>", badges)
+    monkeypatch.setattr(queue, "COUNT_CAP", 4)  # exactly at the cap: the number itself
+    assert queue.status_counts(head, filters)["closed"] == 4
+    assert not isinstance(queue.status_counts(head, filters)["closed"], queue.Capped)
+    # the YY ticket (another department) is in none of these counts, and spam leaves them
+    services.set_spam(org.qm, queues["kf_tickets"][1].id, True)
+    db.session.commit()
+    assert queue.status_counts(head, filters)["new"] == 1
