@@ -2,9 +2,10 @@
 
 The foundation: models, routing, the lifecycle, notes, call-backs, reassignment and flags as services
 (services.py); the queue pages at /queue (views.py, reads and bulk actions in queue.py, the customer's side in
-reply.py)."""
+reply.py); the monthly ranking (月度排名通报) at /ranking (ranking.py, ranking_views.py)."""
 from flask import Blueprint
 
 bp = Blueprint("queue", __name__, url_prefix="/queue")
+ranking_bp = Blueprint("ranking", __name__, url_prefix="/ranking")
 
-from portal.triage import views  # noqa: E402,F401
+from portal.triage import ranking_views, views  # noqa: E402,F401
