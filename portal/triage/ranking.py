@@ -9,11 +9,11 @@ so far.
 **The figures** of a slice (a service point, a department, a clerk):
 
 * **Ratings** — feedback rows with a rating whose ``rated_at`` lies in the month, leaving out spam (flagged at
-  intake, ``Feedback.is_spam``, or in the queue, ``Ticket.is_spam``) and ratings whose appeal was upheld
-  (``Ticket.appeal_status``), the rules of ``feedback.services.satisfaction`` and ``triage.services.
-  upheld_feedback_ids`` (the CAPA check combines them the same way). A point's ratings are those given at it; a
-  department's those in its queue at intake (``Feedback.department_id``); a clerk's those given through their
-  staff code (一人一码).
+  intake, ``Feedback.is_spam``, or in the queue, ``Ticket.is_spam``) and ratings whose appeal was upheld: the rule
+  of ``feedback.services.satisfaction``, counted per group by ``feedback.services.rating_counts``, with
+  ``triage.services.upheld_feedback_ids`` (and the queue's spam) as ``exclude_ids`` — as the CAPA check combines
+  them. A point's ratings are those given at it; a department's those in its queue at intake
+  (``Feedback.department_id``); a clerk's those given through their staff code (一人一码).
 * **CSAT** (满意度) = ratings of 4–5 ÷ ratings × 100. **差评** = ratings of 1–2, counted.
 * **差评整改率** = 差评 rectified by the end of their due day ÷ 差评 whose rectification was due on a day of the month
   (up to yesterday for the month under way) × 100 — ``loop.rectification_counts``' rule (no spam, no merged
@@ -38,7 +38,8 @@ circulation. Individual clerks appear only to quality managers (every clerk) and
 the departments they head), the rule of ``feedback.access.may_see_staff`` (administrators as such do not see
 clerks). The PDF carries points and departments only, whoever prints it.
 
-A fixed number of queries, whatever the number of points: one GROUP BY per figure for every slice at once.
+A fixed number of queries (at most ten), whatever the number of points: one GROUP BY per figure for every slice
+at once.
 """
 from __future__ import annotations
 
@@ -59,12 +60,12 @@ from portal.core.pdf import html_to_pdf
 from portal.core.roles import QUALITY_MANAGER
 from portal.core.types import utcnow
 from portal.extensions import db
-from portal.feedback.models import NEGATIVE_MAX, Feedback, ServicePoint
-from portal.feedback.services import SATISFIED_MIN
+from portal.feedback.services import RATINGS_BY_POINT, RATINGS_BY_STAFF, every_point_line, rating_counts
 from portal.org.models import Department, User
 from portal.org.services import headed_department_ids, is_active_user
 from portal.triage.loop import _counted, local_day
-from portal.triage.models import APPEAL_UPHELD, AWAITING_CUSTOMER, Ticket, TicketPause
+from portal.triage.models import AWAITING_CUSTOMER, Ticket, TicketPause
+from portal.triage.services import upheld_feedback_ids
 from portal.workcal.services import local_today
 
 #: Fewer ratings than this in the month: 样本不足 instead of a CSAT and a 差评 count.
@@ -225,20 +226,14 @@ def _percent(part: int, whole: int) -> float | None:
 
 
 # -- the queries ----------------------------------------------------------------------------------
-def _ratings_query(month: Month, *keys):
-    """SELECT keys…, ratings, satisfied, 差评 over the month's ratings, spam and upheld appeals left out; the caller
-    joins, filters and groups by ``keys``."""
-    satisfied = sa.func.count().filter(Feedback.rating >= SATISFIED_MIN)
-    negative = sa.func.count().filter(Feedback.rating <= NEGATIVE_MAX)
-    return (sa.select(*keys, sa.func.count(), satisfied, negative)
-            .select_from(Feedback).outerjoin(Ticket, Ticket.feedback_id == Feedback.id)
-            .where(Feedback.rating.is_not(None), Feedback.is_spam == sa.false(),
-                   Feedback.rated_at >= month.start, Feedback.rated_at < month.end,
-                   # The queue's own spam flag and an upheld appeal (upheld_feedback_ids' rule) leave it out too.
-                   sa.or_(Ticket.id.is_(None), sa.and_(
-                       Ticket.is_spam == sa.false(),
-                       sa.or_(Ticket.appeal_status.is_(None), Ticket.appeal_status != APPEAL_UPHELD))))
-            .group_by(*keys))
+def _excluded_feedback_ids(month: Month, now: datetime) -> list[int]:
+    """The ratings to leave out besides those flagged spam at intake: upheld appeals (``upheld_feedback_ids``)
+    and spam flagged in the queue (``Ticket.is_spam``). A rating's row arrives when it is rated or later (a tablet
+    keeps ratings while offline), so the tickets received from the month's start on cover every rating of it."""
+    horizon = max(month.end, now) + timedelta(days=1)
+    spam = db.session.scalars(sa.select(Ticket.feedback_id).where(
+        Ticket.is_spam == sa.true(), Ticket.received_at >= month.start, Ticket.received_at < horizon))
+    return sorted(set(upheld_feedback_ids(month.start, horizon)) | set(spam))
 
 
 def _judged_until(month: Month, now: datetime) -> tuple[date, datetime]:
@@ -304,23 +299,22 @@ def staff_scope(actor) -> tuple[bool, list[int]]:
     return False, headed_department_ids(actor)
 
 
-def _staff_rows(actor, month: Month) -> tuple[list[Row] | None, bool]:
+def _staff_rows(actor, month: Month, excluded: list[int]) -> tuple[list[Row] | None, bool]:
     """The clerks ``actor`` may see, with their ratings of the month (None: no clerk at all), and whether every
     clerk is shown."""
     every, departments = staff_scope(actor)
     if not every and not departments:
         return None, False
-    department = aliased(Department)
-    query = (_ratings_query(month, Feedback.staff_user_id, User.display_name, department.name)
-             .join(User, User.id == Feedback.staff_user_id)
-             .outerjoin(department, department.id == User.department_id)
-             .where(Feedback.staff_user_id.is_not(None)))
+    counts = {c.key[0]: c for c in rating_counts(month.start, month.end, by=RATINGS_BY_STAFF, exclude_ids=excluded)}
+    if not counts:
+        return [], every
+    clerk = sa.select(User.id, User.display_name, Department.name).outerjoin(
+        Department, Department.id == User.department_id).where(User.id.in_(sorted(counts)))
     if not every:
-        query = query.where(User.department_id.in_(departments))
-    rows = [Row(key=user_id, name=name, department=department_name or "", ratings=int(n), satisfied=int(good),
-                negative=int(bad), handles_tickets=False)
-            for user_id, name, department_name, n, good, bad in db.session.execute(query)]
-    return rows, every
+        clerk = clerk.where(User.department_id.in_(departments))
+    return [Row(key=user_id, name=name, department=department_name or "", ratings=counts[user_id].ratings,
+                satisfied=counts[user_id].satisfied, negative=counts[user_id].negative, handles_tickets=False)
+            for user_id, name, department_name in db.session.execute(clerk)], every
 
 
 # -- ranking --------------------------------------------------------------------------------------
@@ -359,69 +353,50 @@ def _ordered(rows: list[Row], metric: str) -> list[Row]:
 def ranking(actor, month: Month, sort: str = CSAT, *, now: datetime | None = None,
             with_staff: bool = True) -> Ranking:
     """The month's ranking as ``actor`` may see it, ordered by ``sort`` (a METRICS key; CSAT otherwise). Every
-    active user may read it; clerks per ``staff_scope``. At most nine queries, whatever the number of points."""
+    active user may read it; clerks per ``staff_scope``. At most ten queries, whatever the number of points."""
     if not is_active_user(actor):
         raise PermissionDenied()
     now = now or utcnow()
     sort = sort if sort in METRICS else CSAT
-    points = {p.id: Row(key=p.id, name=p.label, department=department_name)
-              for p, department_name in db.session.execute(
-                  sa.select(ServicePoint, Department.name).join(Department, Department.id == ServicePoint.department_id)
-                  .where(ServicePoint.active == sa.true()))}
-    departments = {d.id: Row(key=d.id, name=d.name) for d in db.session.scalars(sa.select(Department).where(
-        Department.active == sa.true(), sa.exists().where(ServicePoint.department_id == Department.id,
-                                                          ServicePoint.active == sa.true())))}
-    missing_points: set[int] = set()
-    missing_departments: set[int] = set()
+    department_lines = {d.id: d for d in db.session.execute(sa.select(Department.id, Department.name,
+                                                                      Department.active))}
+    point_lines = {p.id: p for p in every_point_line()}
+    staffed = {p.department_id for p in point_lines.values() if p.active}
+    # Listed even without figures: active points, active departments with an active point. Retired ones only
+    # when they have figures in the month.
+    points = {p.id: Row(key=p.id, name=p.label, department=department_lines[p.department_id].name)
+              for p in point_lines.values() if p.active}
+    departments = {d.id: Row(key=d.id, name=d.name) for d in department_lines.values() if d.active and d.id in staffed}
 
-    def point_row(point_id: int | None) -> Row | None:
-        if point_id is None:
-            return None
-        if point_id not in points:
-            missing_points.add(point_id)
-            points[point_id] = Row(key=point_id, name="")
-        return points[point_id]
-
-    def department_row(department_id: int) -> Row:
+    def rows_of(department_id: int, point_id: int | None) -> list[Row]:
         if department_id not in departments:
-            missing_departments.add(department_id)
-            departments[department_id] = Row(key=department_id, name="")
-        return departments[department_id]
+            departments[department_id] = Row(key=department_id, name=department_lines[department_id].name)
+        out = [departments[department_id]]
+        if point_id is not None:
+            if point_id not in points:
+                line = point_lines[point_id]
+                points[point_id] = Row(key=point_id, name=line.label,
+                                       department=department_lines[line.department_id].name)
+            out.append(points[point_id])
+        return out
 
-    ratings = _ratings_query(month, Feedback.department_id, Feedback.service_point_id)
-    for department_id, point_id, n, good, bad in db.session.execute(ratings):
-        for row in (department_row(department_id), point_row(point_id)):
-            if row is not None:
-                row.ratings, row.satisfied, row.negative = row.ratings + n, row.satisfied + good, row.negative + bad
+    excluded = _excluded_feedback_ids(month, now)
+    for counts in rating_counts(month.start, month.end, by=RATINGS_BY_POINT, exclude_ids=excluded):
+        for row in rows_of(*counts.key):
+            row.ratings += counts.ratings
+            row.satisfied += counts.satisfied
+            row.negative += counts.negative
     for (department_id, point_id), (done, due) in _rectification_figures(month, now).items():
-        for row in (department_row(department_id), point_row(point_id)):
-            if row is not None:
-                row.rectified, row.rectification_due = row.rectified + done, row.rectification_due + due
+        for row in rows_of(department_id, point_id):
+            row.rectified, row.rectification_due = row.rectified + done, row.rectification_due + due
     for (department_id, point_id), (met, due) in _sla_figures(month, now).items():
-        for row in (department_row(department_id), point_row(point_id)):
-            if row is not None:
-                row.sla_met, row.sla_due = row.sla_met + met, row.sla_due + due
-    _name_retired(points, missing_points, departments, missing_departments)
-    staff, staff_all = _staff_rows(actor, month) if with_staff else (None, False)
+        for row in rows_of(department_id, point_id):
+            row.sla_met, row.sla_due = row.sla_met + met, row.sla_due + due
+    staff, staff_all = _staff_rows(actor, month, excluded) if with_staff else (None, False)
     return Ranking(month=month, under_way=month.end > now, sort=sort,
                    points=_ordered(list(points.values()), sort),
                    departments=_ordered(list(departments.values()), sort),
                    staff=_ordered(staff, sort) if staff is not None else None, staff_all=staff_all)
-
-
-def _name_retired(points: dict[int, Row], point_ids: set[int], departments: dict[int, Row],
-                  department_ids: set[int]) -> None:
-    """Points and departments retired since (inactive, or without an active point) that have figures in the month
-    are listed too: one query each, only when there are such."""
-    if point_ids:
-        for point, department_name in db.session.execute(
-                sa.select(ServicePoint, Department.name).join(Department, Department.id == ServicePoint.department_id)
-                .where(ServicePoint.id.in_(sorted(point_ids)))):
-            points[point.id].name, points[point.id].department = point.label, department_name
-    if department_ids:
-        for department_id, name in db.session.execute(sa.select(Department.id, Department.name).where(
-                Department.id.in_(sorted(department_ids)))):
-            departments[department_id].name = name
 
 
 # -- the PDF --------------------------------------------------------------------------------------
