@@ -26,7 +26,7 @@ def index():
     return render("triage/ranking.html", "triage/_partials/_ranking.html", ranking=board, problem=problem)
 
 
-@bp.route("/pdf")
+@bp.route("/ranking.pdf")
 def pdf():
     """The month's ranking of points and departments as a PDF (A4) for circulation."""
     month, problem, sort = _chosen()

@@ -274,7 +274,7 @@ def test_the_pdf_carries_the_month_and_no_clerk(october, client_for):
     from pypdf import PdfReader
 
     org = october["org"]
-    response = client_for(org.qm).get("/ranking/pdf?month=2025-10")
+    response = client_for(org.qm).get("/ranking/ranking.pdf?month=2025-10")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert response.data.startswith(b"%PDF")
     assert "ranking-2025-10.pdf" in response.headers["Content-Disposition"]
@@ -286,7 +286,7 @@ def test_the_pdf_carries_the_month_and_no_clerk(october, client_for):
 
 def test_a_bad_month_for_the_pdf_is_a_message(october, client_for):
     client = client_for(october["org"].employee)
-    response = client.get("/ranking/pdf?month=nope")
+    response = client.get("/ranking/ranking.pdf?month=nope")
     assert response.status_code in (302, 303) and response.headers["Location"].endswith("/ranking/")
 
 
