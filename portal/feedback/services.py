@@ -834,21 +834,71 @@ def day_summary(users: list[User], day) -> dict[int, list[tuple[str, int, int, f
 SATISFIED_MIN = 4
 
 
+def _rated_in(start: datetime, end: datetime, exclude_ids) -> list:
+    """The ratings CSAT counts: given in [start, end), not spam, not in ``exclude_ids``."""
+    conditions = [Feedback.rating.is_not(None), Feedback.is_spam.is_(False), Feedback.rated_at >= start,
+                  Feedback.rated_at < end]
+    excluded = sorted(set(exclude_ids))
+    if excluded:
+        conditions.append(Feedback.id.not_in(excluded))
+    return conditions
+
+
 def satisfaction(start: datetime, end: datetime, *, point_ids: list[int] | None = None,
                  department_id: int | None = None, exclude_ids=()) -> tuple[float | None, int]:
     """CSAT of the ratings given in [start, end): (the share of ratings of 4 or 5 in per cent, or None without
     ratings; how many ratings), of the given points or of a department's; spam and ``exclude_ids`` left out."""
     query = sa.select(sa.func.count(), sa.func.count().filter(Feedback.rating >= SATISFIED_MIN)).where(
-        Feedback.rating.is_not(None), Feedback.is_spam.is_(False), Feedback.rated_at >= start, Feedback.rated_at < end)
+        *_rated_in(start, end, exclude_ids))
     if point_ids is not None:
         query = query.where(Feedback.service_point_id.in_(point_ids or [-1]))
     if department_id is not None:
         query = query.where(Feedback.department_id == department_id)
-    excluded = list(exclude_ids)
-    if excluded:
-        query = query.where(Feedback.id.not_in(excluded))
     total, satisfied = db.session.execute(query).one()
     return (round(satisfied * 100.0 / total, 1) if total else None), total
+
+
+@dataclass(frozen=True)
+class RatingCounts:
+    """One group's ratings as ``satisfaction`` counts them: how many, how many of 4–5, how many 差评 (1–2)."""
+
+    key: tuple
+    ratings: int
+    satisfied: int
+    negative: int
+
+
+RATINGS_BY_POINT, RATINGS_BY_STAFF = "point", "staff"
+
+
+def rating_counts(start: datetime, end: datetime, *, by: str = RATINGS_BY_POINT,
+                  exclude_ids=()) -> list[RatingCounts]:
+    """``satisfaction``'s counts for every group at once (one GROUP BY query, for rankings): by point the key is
+    (department id, service point id or None) — the queue's department at intake —, by staff (staff_user_id,)
+    of the ratings given through a clerk's code."""
+    keys = ((Feedback.department_id, Feedback.service_point_id) if by == RATINGS_BY_POINT
+            else (Feedback.staff_user_id,))
+    query = (sa.select(*keys, sa.func.count(), sa.func.count().filter(Feedback.rating >= SATISFIED_MIN),
+                       sa.func.count().filter(Feedback.rating <= NEGATIVE_MAX))
+             .where(*_rated_in(start, end, exclude_ids)).group_by(*keys))
+    if by != RATINGS_BY_POINT:
+        query = query.where(Feedback.staff_user_id.is_not(None))
+    width = len(keys)
+    return [RatingCounts(tuple(row[:width]), *(int(n) for n in row[width:])) for row in db.session.execute(query)]
+
+
+@dataclass(frozen=True)
+class PointLine:
+    id: int
+    label: str
+    department_id: int
+    active: bool
+
+
+def every_point_line() -> list[PointLine]:
+    """Every service point, active or not, as (id, label, department, active): one query, for rankings."""
+    return [PointLine(p.id, p.label, p.department_id, p.active)
+            for p in db.session.scalars(sa.select(ServicePoint).order_by(ServicePoint.code))]
 
 
 def every_feedback() -> list[Feedback]:

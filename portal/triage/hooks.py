@@ -1,5 +1,5 @@
 """What triage plugs in: a ticket for every feedback item (``feedback_received``), the audit-trail words, the queue
-pages (工单), the reopening of a poorly rated resolution (``resolution_rated``), the email of a reply to the customer
+pages (工单) and the monthly ranking (月度排名), the reopening of a poorly rated resolution (``resolution_rated``), the email of a reply to the customer
 (an email source of the outbox), the SLA scan with its notification kinds, digest section and to-do
 (``sla.register``), 我的工单 in the digest with the heads' to-do of unassigned tickets (``my_items.register``),
 incidents (``incidents.register``), and the 差评 loop's pages: its panel on a 差评's page, 申诉复核 with its to-do,
@@ -14,11 +14,12 @@ from portal.notify.registry import register_email_source
 from portal.objectives.registry import register_metric
 from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
 from portal.home.registry import register_todo_provider
-from portal.triage import audit_trail, bp, demo, incidents, loop, loop_views, my_items, reply, services, sla
+from portal.triage import (audit_trail, bp, demo, incidents, loop, loop_views, my_items, ranking_bp, reply, services,
+                           sla)
 from portal.triage.registry import register_ticket_panel
 from portal.web.nav import NavEntry, register_nav
 
-BLUEPRINTS = (bp,)
+BLUEPRINTS = (bp, ranking_bp)
 
 
 def setup() -> None:
@@ -35,6 +36,7 @@ def setup() -> None:
     register_ticket_panel("triage.negative_loop", "triage/_partials/_negative_loop.html", loop_views.panel_context,
                           order=10)
     register_todo_provider("triage.appeals", loop.todos, order=31)
+    register_nav(NavEntry(_l("Monthly ranking"), "ranking.index"), order=35)
     register_demo_seeder("tickets", demo.seed_tickets, order=55)
     register_demo_seeder("ticket_loop", demo.seed_loop, order=56)
     register_metric(loop.CALLBACK_METRIC, _l("Call-back rate of negative ratings with consented contact (回访率, %)"),
