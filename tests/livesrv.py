@@ -46,6 +46,10 @@ def portal_env(database_url: str, instance: Path, **extra) -> dict:
         REDIS_URL=os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
         SECRET_KEY=secrets.token_hex(24),
         PYTHONUNBUFFERED="1",
+        # Every browser test reaches the one server from 127.0.0.1: the per-IP lockout would add up the deliberate
+        # wrong passwords of all of them (login, SOP approval, appeal decision, training sign-off) and lock the
+        # next test out. The per-account lockout still applies.
+        PORTAL_LOCKOUT_IP_ATTEMPTS="1000",
     )
     env.update(extra)
     return env

@@ -24,6 +24,7 @@ SHOTS = [
     ("head_kf", "/training/matrix", "docs/screenshots/training-matrix.png"),
     ("head_kf", "/queue/", "docs/screenshots/queue.png"),
     ("quality", "/capa/1", "docs/screenshots/capa.png"),  # the demo's closed CAPA: its check and signature
+    ("quality", "/ranking/", "docs/screenshots/ranking.png"),  # last month's, with the clerks (quality manager)
 ]
 #: Taken whole, not just the first screenful.
 FULL_PAGE = {"docs/screenshots/capa.png"}
