@@ -75,11 +75,11 @@ def wiring_report() -> dict[str, list[str]]:
     from portal.notify.registry import email_sources, notification_kinds, sections
     from portal.objectives.registry import metrics_registry
     from portal.processes.registry import accountability
-    from portal.web.nav import nav_entries
+    from portal.web.nav import nav_entries, nav_menus
 
     load()
     registries = {
-        "navigation": nav_entries, "todo_providers": todo_providers, "home_panels": home_panels,
+        "navigation": nav_entries, "navigation_menus": nav_menus, "todo_providers": todo_providers, "home_panels": home_panels,
         "notification_kinds": notification_kinds, "digest_sections": sections, "email_sources": email_sources,
         "metrics": metrics_registry,
         "process_accountability": accountability, "cron_jobs": cron_jobs, "demo_seeders": demo_seeders,

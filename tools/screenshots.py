@@ -42,7 +42,7 @@ def main(only: list[str] | None = None) -> None:
                 for username, path, target in SHOTS:
                     if only and not any(target.endswith(name) for name in only):
                         continue
-                    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 760})
+                    context = browser.new_context(base_url=server.url, viewport={"width": 1280, "height": 760}, locale="zh-CN")
                     page = context.new_page()
                     page.goto("/login")
                     page.fill("#username", username)

@@ -13,7 +13,7 @@ from portal.core.roles import ADMIN, DEPT_HEAD, QUALITY_MANAGER
 from portal.feedback import api_bp, api_views, audit_trail, bp, demo, kiosk_bp, points_bp, services
 from portal.notify.registry import DigestItem, register_digest_section, register_kind
 from portal.web.bodylimit import limit_bodies
-from portal.web.nav import NavEntry, register_nav
+from portal.web.nav import FEEDBACK_MENU, NavEntry, register_nav
 
 BLUEPRINTS = (bp, points_bp, kiosk_bp, api_bp)
 
@@ -36,8 +36,9 @@ def setup() -> None:
     limit_bodies(api_bp, "PORTAL_API_MAX_BODY_KB")      # so is a terminal's submission
     for order, operation in enumerate(api_views.operations()):
         register_operation(operation, order=order)
-    register_nav(NavEntry(_l("Customer feedback"), "feedback.index"), order=30)
-    register_nav(NavEntry(_l("Service points"), "points.index", (ADMIN, QUALITY_MANAGER, DEPT_HEAD)), order=31)
+    register_nav(NavEntry(_l("Customer feedback"), "feedback.index", group=FEEDBACK_MENU), order=30)
+    register_nav(NavEntry(_l("Service points"), "points.index", (ADMIN, QUALITY_MANAGER, DEPT_HEAD), FEEDBACK_MENU),
+                 order=31)
     register_kind(services.KIND_NEGATIVE, _l("Negative ratings (差评) for my department"))
     register_kind(services.KIND_COMPLAINT, _l("Complaints about my department"))
     register_digest_section("feedback.yesterday", _l("Yesterday's customer feedback"), _digest, order=40)

@@ -8,7 +8,7 @@ from portal.notify.registry import register_kind
 from portal.objectives import bp, demo, subscribers
 from portal.objectives.jobs import compute_automatic_measurements
 from portal.objectives.services import MISSED_KIND
-from portal.web.nav import NavEntry, register_nav
+from portal.web.nav import QUALITY_MENU, NavEntry, register_nav
 from portal.objectives import audit_trail
 
 BLUEPRINTS = (bp,)
@@ -16,7 +16,7 @@ BLUEPRINTS = (bp,)
 
 def setup() -> None:
     audit_trail.register()
-    register_nav(NavEntry(_l("Quality objectives"), "objectives.index"), order=30)
+    register_nav(NavEntry(_l("Quality objectives"), "objectives.index", group=QUALITY_MENU), order=21)
     register_kind(MISSED_KIND, _l("Quality objective missed"))
     signals.objective_missed.connect(subscribers.notify_head_of_missed)
     # Objectives whose period closed are measured from their metric (idempotent; metrics without data retry

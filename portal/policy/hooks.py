@@ -11,7 +11,7 @@ from portal.home.registry import TodoItem, register_home_panel, register_todo_pr
 from portal.notify.registry import register_digest_section, register_kind
 from portal.objectives.registry import register_metric
 from portal.policy import bp, demo, services
-from portal.web.nav import NavEntry, register_nav
+from portal.web.nav import QUALITY_MENU, NavEntry, register_nav
 from portal.policy import audit_trail
 
 BLUEPRINTS = (bp,)
@@ -36,7 +36,7 @@ def _home_panel(user) -> dict | None:
 
 def setup() -> None:
     audit_trail.register()
-    register_nav(NavEntry(_l("Quality policy"), "policy.index"), order=20)
+    register_nav(NavEntry(_l("Quality policy"), "policy.index", group=QUALITY_MENU), order=20)
     register_kind(services.REMINDER_KIND, _l("Quality policy reminders"))
     register_kind(services.PUBLISHED_KIND, _l("Quality policy published"))
     signals.policy_published.connect(services.notify_everyone_of)

@@ -3,7 +3,7 @@ from flask_babel import lazy_gettext as _l
 
 from portal.core.roles import ADMIN, QUALITY_MANAGER
 from portal.processes import bp
-from portal.web.nav import NavEntry, register_nav
+from portal.web.nav import QUALITY_MENU, NavEntry, register_nav
 from portal.processes import audit_trail
 
 BLUEPRINTS = (bp,)
@@ -11,4 +11,4 @@ BLUEPRINTS = (bp,)
 
 def setup() -> None:
     audit_trail.register()
-    register_nav(NavEntry(_l("Processes"), "processes.index", (ADMIN, QUALITY_MANAGER)), order=50)
+    register_nav(NavEntry(_l("Processes"), "processes.index", (ADMIN, QUALITY_MANAGER), QUALITY_MENU), order=24)

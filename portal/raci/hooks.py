@@ -5,7 +5,7 @@ from flask_babel import lazy_gettext as _l
 from portal.core.registry import register_demo_seeder
 from portal.processes.registry import register_accountability
 from portal.raci import bp, demo, services
-from portal.web.nav import NavEntry, register_nav
+from portal.web.nav import QUALITY_MENU, NavEntry, register_nav
 from portal.raci import audit_trail
 
 BLUEPRINTS = (bp,)
@@ -13,8 +13,8 @@ BLUEPRINTS = (bp,)
 
 def setup() -> None:
     audit_trail.register()
-    register_nav(NavEntry(_l("Responsibility matrix"), "raci.index"), order=40)
-    register_nav(NavEntry(_l("My responsibilities"), "raci.mine"), order=45)
+    register_nav(NavEntry(_l("Responsibility matrix"), "raci.index", group=QUALITY_MENU), order=22)
+    register_nav(NavEntry(_l("My responsibilities"), "raci.mine", group=QUALITY_MENU), order=23)
     register_accountability("raci", services.accountable_names)
     register_demo_seeder("matrix", demo.seed_matrix, order=30)
 

@@ -17,7 +17,7 @@ from portal.home.registry import register_todo_provider
 from portal.triage import (audit_trail, bp, demo, incidents, loop, loop_views, my_items, ranking_bp, reply, services,
                            sla)
 from portal.triage.registry import register_ticket_panel
-from portal.web.nav import NavEntry, register_nav
+from portal.web.nav import FEEDBACK_MENU, NavEntry, register_nav
 
 BLUEPRINTS = (bp, ranking_bp)
 
@@ -31,12 +31,12 @@ def setup() -> None:
     signals.resolution_rated.connect(reply.on_resolution_rated)
     register_email_source(reply.REPLY_EMAIL, reply.render_reply_email)
     register_nav(NavEntry(_l("Tickets"), "queue.index"), order=32)
-    register_nav(NavEntry(_l("Appeal review"), "queue.appeals", (QUALITY_MANAGER,)), order=33)
-    register_nav(NavEntry(_l("Appeal rates"), "queue.appeal_rates", (ADMIN, DEPT_HEAD)), order=34)
+    register_nav(NavEntry(_l("Appeal review"), "queue.appeals", (QUALITY_MANAGER,), FEEDBACK_MENU), order=33)
+    register_nav(NavEntry(_l("Appeal rates"), "queue.appeal_rates", (ADMIN, DEPT_HEAD), FEEDBACK_MENU), order=34)
     register_ticket_panel("triage.negative_loop", "triage/_partials/_negative_loop.html", loop_views.panel_context,
                           order=10)
     register_todo_provider("triage.appeals", loop.todos, order=31)
-    register_nav(NavEntry(_l("Monthly ranking"), "ranking.index"), order=35)
+    register_nav(NavEntry(_l("Monthly ranking"), "ranking.index", group=FEEDBACK_MENU), order=35)
     register_demo_seeder("tickets", demo.seed_tickets, order=55)
     register_demo_seeder("ticket_loop", demo.seed_loop, order=56)
     register_metric(loop.CALLBACK_METRIC, _l("Call-back rate of negative ratings with consented contact (回访率, %)"),

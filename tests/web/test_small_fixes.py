@@ -69,3 +69,22 @@ def test_a_locked_account_checks_the_password_like_any_other(app, make_user, mon
     except ServiceError:
         pass
     assert checked == ["wrong"]
+
+
+def test_the_bar_groups_menus_where_their_first_entry_stands_and_a_menu_of_one_is_a_link(app, make_user):
+    from portal.core.roles import ADMIN, EMPLOYEE, QUALITY_MANAGER
+    from portal.web.nav import FEEDBACK_MENU, QUALITY_MENU, navigation
+
+    with app.test_request_context("/"):
+        manager = navigation(make_user("nav_qm", roles=(QUALITY_MANAGER,)))
+        places = [item.get("key") or item["endpoint"] for item in manager]
+        menus = {item["key"]: [sub["endpoint"] for sub in item["entries"]] for item in manager if item.get("menu")}
+        assert menus[QUALITY_MENU] == ["policy.index", "objectives.index", "raci.index", "raci.mine", "processes.index"]
+        assert menus[FEEDBACK_MENU] == ["feedback.index", "points.index", "queue.appeals", "ranking.index"]
+        assert places.index(QUALITY_MENU) < places.index("sop.index") < places.index(FEEDBACK_MENU)
+        assert "queue.index" in [item.get("endpoint") for item in manager]  # the queue stays in the bar
+        employee = navigation(make_user("nav_emp", roles=(EMPLOYEE,)))
+        feedback = next(item for item in employee if item.get("key") == FEEDBACK_MENU)
+        assert [sub["endpoint"] for sub in feedback["entries"]] == ["feedback.index", "ranking.index"]
+        admin = navigation(make_user("nav_admin", roles=(ADMIN,)))
+        assert not any(item.get("endpoint") == "queue.appeals" for item in admin)
