@@ -62,7 +62,7 @@ def appeal(ticket_id: int):
                  _("Appeal filed: the quality manager decides it."))
 
 
-@bp.route("/evidence/<int:file_id>")
+@bp.route("/evidence/<int:file_id>/download")
 def evidence(file_id: int):
     """An evidence file, as an attachment, to those who may work its ticket only."""
     row, data = loop.evidence_file(acting_user(), file_id)

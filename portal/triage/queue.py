@@ -13,7 +13,7 @@ action naming any ticket the actor may not work is NotFound as a whole and chang
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 
 import sqlalchemy as sa
 from flask_babel import gettext as _
@@ -21,15 +21,25 @@ from flask import g, has_request_context
 from sqlalchemy.orm import joinedload
 
 from portal.core.errors import NotFound, ServiceError
+from portal.core.i18n import portal_tz
+from portal.core.types import utcnow
 from portal.extensions import db
 from portal.org.models import Department, User
 from portal.triage import reply, services
 from portal.triage.models import CLOSED, OPEN_PREDICATE, OPEN_STATUSES, PRIORITIES, STATUSES, Ticket
+from portal.triage.sla import RUNNING as RUNNING_STATUSES
+from portal.workcal.services import local_today
 
 PAGE_SIZE = 50
 #: The resolved and closed badges count this many at most (a larger count shows as "999+").
 COUNT_CAP = 999
 BULK_MAX = 100
+#: The SLA state filter (running tickets only: new, accepted, in progress; a ticket awaiting the customer is
+#: paused). Breached: its resolution deadline, or its first-response deadline without a response, has passed
+#: (deadlines are moments computed in business time, so comparing them with now is exact). Due today: not
+#: breached, resolution deadline before the end of the local day. On track: the other running tickets.
+SLA_BREACHED, SLA_DUE_TODAY, SLA_ON_TRACK = "breached", "due_today", "on_track"
+SLA_STATES = (SLA_BREACHED, SLA_DUE_TODAY, SLA_ON_TRACK)
 #: The assignee filter's words besides a user id.
 ASSIGNEE_ME, ASSIGNEE_NONE = "me", "none"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -47,12 +57,13 @@ class QueueFilters:
     spam: bool = False           # show spam too
     archived: bool = False       # show archived too
     cursor: str = ""             # keyset: "<received_at in µs>-<id>" of the last row shown
+    sla: str = ""                # "" | breached | due_today | on_track (SLA_STATES)
 
     def args(self) -> dict:
         """The filters as query parameters (without the status and the cursor), for links."""
         out = {"department": self.department_id, "priority": self.priority,
                "point": self.service_point_id, "assignee": self.assignee, "spam": "1" if self.spam else "",
-               "archived": "1" if self.archived else ""}
+               "archived": "1" if self.archived else "", "sla": self.sla}
         return {k: v for k, v in out.items() if v}
 
 
@@ -103,6 +114,20 @@ def visible_departments(actor) -> list[Department]:
     return departments
 
 
+def _sla_clause(state: str, now: datetime | None = None):
+    now = now or utcnow()
+    running = Ticket.status.in_(RUNNING_STATUSES)
+    breached = sa.or_(Ticket.resolution_due_at <= now,
+                      sa.and_(Ticket.first_response_at.is_(None), Ticket.first_response_due_at <= now))
+    if state == SLA_BREACHED:
+        return sa.and_(running, breached)
+    end_of_day = datetime.combine(local_today() + timedelta(days=1), time.min, portal_tz())
+    due_today = sa.and_(Ticket.resolution_due_at.is_not(None), Ticket.resolution_due_at < end_of_day)
+    if state == SLA_DUE_TODAY:
+        return sa.and_(running, sa.not_(breached), due_today)
+    return sa.and_(running, sa.not_(breached), sa.not_(due_today))
+
+
 def _scope(actor, filters: QueueFilters):
     """The WHERE clauses of the reader's queue(s) and the filters but the status; NotFound for a foreign queue."""
     ids = queue_ids(actor)
@@ -125,6 +150,8 @@ def _scope(actor, filters: QueueFilters):
         where.append(Ticket.priority == filters.priority)
     if filters.service_point_id:
         where.append(Ticket.service_point_id == filters.service_point_id)
+    if filters.sla in SLA_STATES:
+        where.append(_sla_clause(filters.sla))
     if filters.assignee == ASSIGNEE_ME:
         where.append(Ticket.assignee_id == actor.id)
     elif filters.assignee == ASSIGNEE_NONE:

@@ -35,6 +35,11 @@ ACTION_LABELS = {"accepted": lazy_pgettext("ticket action", "Accept"),
 queue_reads = reads_per_user("PORTAL_QUEUE_READ_LIMIT", "queue-reads")
 
 
+SLA_FILTER_LABELS = {queue.SLA_BREACHED: lazy_pgettext("sla state", "Breached"),
+                     queue.SLA_DUE_TODAY: lazy_pgettext("sla state", "Due today"),
+                     queue.SLA_ON_TRACK: lazy_pgettext("sla state", "On track")}
+
+
 def _filters() -> queue.QueueFilters:
     args = request.args
     status = args.get("status", "open")
@@ -45,7 +50,8 @@ def _filters() -> queue.QueueFilters:
         priority=args.get("priority", "") if args.get("priority") in PRIORITY_LABELS else "",
         service_point_id=arg_int("point") or None,
         assignee=assignee if assignee in (queue.ASSIGNEE_ME, queue.ASSIGNEE_NONE) or parse_id(assignee) else "",
-        spam=args.get("spam") == "1", archived=args.get("archived") == "1", cursor=(args.get("after") or "")[:40])
+        spam=args.get("spam") == "1", archived=args.get("archived") == "1", cursor=(args.get("after") or "")[:40],
+        sla=args.get("sla", "") if args.get("sla") in queue.SLA_STATES else "")
 
 
 def _list_context(actor, filters: queue.QueueFilters) -> dict:
@@ -58,7 +64,8 @@ def _list_context(actor, filters: queue.QueueFilters) -> dict:
     return dict(page=page, counts=page.counts, filters=filters, args=filters.args(), departments=departments,
                 dept_names={d.id: d.name for d in departments}, points=point_choices(),
                 members=members, bulk=bulk, status_labels=STATUS_LABELS, priority_labels=PRIORITY_LABELS,
-                rating_labels=labels()["rating"], bulk_max=queue.BULK_MAX)
+                rating_labels=labels()["rating"], bulk_max=queue.BULK_MAX,
+                sla_labels=SLA_FILTER_LABELS)
 
 
 @bp.route("/")

@@ -47,6 +47,7 @@ def test_rectify_appeal_and_uphold(browser, live_server):
 
     qm_context, qm = new_page(browser, live_server)
     log_in(qm, live_server, QM)
+    qm.locator("nav .dropdown-toggle", has_text="客户意见").click()  # the 客户意见 menu holds 申诉复核
     qm.locator("nav a[href='/queue/appeals']").first.click()
     card = qm.locator("article", has_text="同一号码一小时内连续差评")
     card.wait_for()

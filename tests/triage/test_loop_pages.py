@@ -21,7 +21,7 @@ from tests.triage.helpers import point, rate
 from tests.triage.test_loop import PDF, png
 
 #: The loop's routes that are not a ticket's (tests/triage/test_queue.py tries every ticket route for isolation).
-NOT_PER_TICKET = {"/queue/evidence/<int:file_id>", "/queue/appeals", "/queue/appeals/<int:appeal_id>/decide",
+NOT_PER_TICKET = {"/queue/evidence/<int:file_id>/download", "/queue/appeals", "/queue/appeals/<int:appeal_id>/decide",
                   "/queue/appeals/rates"}
 FAKE = b"MZ\x90\x00" * 20  # an executable named .png
 
@@ -114,14 +114,14 @@ def test_rectification_via_the_page_with_real_files_and_their_download(app, loop
     assert reloaded(ticket).rectified_at is not None and len(audit("triage.rectify")) == 1
     # the download: the same bytes, as an attachment, with the stored type
     for row, data in zip(files, (picture, PDF)):
-        download = member.get(f"/queue/evidence/{row.id}")
+        download = member.get(f"/queue/evidence/{row.id}/download")
         assert download.status_code == 200 and download.get_data() == data
         assert download.mimetype == row.mime_type
         assert download.headers["Content-Disposition"].startswith("attachment;")
         assert download.headers["X-Content-Type-Options"] == "nosniff"
     # the ticket's page lists the files with their links; the history tells of the rectification
     page = text(member.get(f"/queue/{ticket.id}"))
-    assert f'href="/queue/evidence/{files[0].id}"' in page and translated(app, "Rectification") in page
+    assert f'href="/queue/evidence/{files[0].id}/download"' in page and translated(app, "Rectification") in page
     # without htmx: back to the ticket's page
     plain_post = _rectify(member, ticket.id, "再次整改", key="k-rect-2")
     assert plain_post.status_code == 303 and plain_post.headers["Location"].endswith(f"/queue/{ticket.id}")
@@ -166,10 +166,10 @@ def test_another_departments_head_gets_404_for_everything_of_the_loop(app, loop_
             assert _rectify(client, foreign.id, "偷改", [("a.png", png())], key="k-x",
                             headers=headers).status_code == 404
             assert _appeal(client, foreign.id, key="k-y", headers=headers).status_code == 404
-            assert client.get(f"/queue/evidence/{evidence}", headers=headers).status_code == 404
+            assert client.get(f"/queue/evidence/{evidence}/download", headers=headers).status_code == 404
             # nobody but a quality manager decides (403 before the appeal is even looked up)
             assert _decide(client, appeal.id, headers=headers).status_code == 403
-    assert client_for(org.kf_member).get("/queue/evidence/999999").status_code == 404
+    assert client_for(org.kf_member).get("/queue/evidence/999999/download").status_code == 404
     assert (count(TicketFile), count(TicketEvent), count(Appeal), triage_events()) == before
     assert reloaded(appeal).status == APPEAL_PENDING
 
@@ -215,10 +215,10 @@ def test_an_appeal_filed_then_upheld_through_the_pages(app, loop_org, client_for
     review = assert_full_page(qm.get("/queue/appeals"))
     evidence = db.session.scalar(sa.select(TicketFile).where(TicketFile.appeal_id == appeal.id))
     assert f'id="appeal-{appeal.id}"' in review and org.depts["KF"].name in review
-    assert "一小时内同一号码三次差评" in review and f'href="/queue/evidence/{evidence.id}"' in review
+    assert "一小时内同一号码三次差评" in review and f'href="/queue/evidence/{evidence.id}/download"' in review
     assert translated(app, "Meaning of the signature: %(meaning)s",
                       meaning=translated(app, "Appeal decision (申诉复核)")) in review
-    assert qm.get(f"/queue/evidence/{evidence.id}").get_data() == shot
+    assert qm.get(f"/queue/evidence/{evidence.id}/download").get_data() == shot
     assert re.search(r'id="pending-appeals">1<', review)
 
     # a wrong password: a clear Chinese error, nothing decided
