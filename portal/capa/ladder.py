@@ -28,7 +28,7 @@ from flask_babel import lazy_pgettext
 
 from portal.audit.registry import register_action_labels
 from portal.audit.services import record
-from portal.capa.services import BASE_PATH, capa_path
+from portal.capa.services import BASE_PATH, capa_path, users_by_id
 from portal.capa.models import (ACTION_OPEN, CHECKING, EFFECTIVE, LADDER_HEAD, LADDER_OWNER, LADDER_QM,
                                 NOT_EFFECTIVE, Capa, CapaAction)
 from portal.core.registry import register_cron
@@ -37,7 +37,7 @@ from portal.extensions import db
 from portal.home.registry import TodoItem, register_todo_provider
 from portal.notify.registry import DigestItem, register_digest_section, register_kind
 from portal.notify.services import notify_many
-from portal.org.models import Department, User
+from portal.org.models import Department
 from portal.org.services import active_users_with_role
 from portal.training.ladder import overdue_cutoff
 from portal.workcal.services import WorkCalendar, local_today
@@ -86,11 +86,6 @@ def _capas(climbed: list[Climbed]) -> dict[int, tuple[str, int, int | None, str]
     return {r.id: (r.title, r.department_id, r.head_id, r.name) for r in rows}
 
 
-def _users(ids) -> dict[int, User]:
-    ids = sorted({i for i in ids if i})
-    return {u.id: u for u in db.session.scalars(sa.select(User).where(User.id.in_(ids or [-1])))}
-
-
 def _short(text: str, limit: int = 40) -> str:
     text = " ".join((text or "").split())
     return text if len(text) <= limit else text[:limit - 1] + "…"
@@ -101,7 +96,7 @@ def _notify(climbed: list[Climbed], step: int, days: int) -> int:
         return 0
     capas = _capas(climbed)
     heads = {c[2] for c in capas.values()}
-    users = _users({c.owner_id for c in climbed} | heads)
+    users = users_by_id({c.owner_id for c in climbed} | heads)
     managers = active_users_with_role(QUALITY_MANAGER) if step == LADDER_QM else []
     sent = 0
     for item in climbed:
