@@ -442,7 +442,7 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, portal_tz())
 
 
-def _counted(department_id: int | None):
+def counted_negatives(department_id: int | None):
     """The 差评 the KPIs count: negative, not spam, not merged into another ticket, no upheld appeal."""
     conditions = [Ticket.negative == sa.true(), Ticket.is_spam == sa.false(), Ticket.duplicate_of_id.is_(None),
                   sa.or_(Ticket.appeal_status.is_(None), Ticket.appeal_status != APPEAL_UPHELD)]
@@ -460,7 +460,7 @@ def callback_counts(start: date, end: date, department_id: int | None = None) ->
     received from the start of ``start`` to the end of ``end`` (local days), in ``department_id``'s queue (every
     queue when None), leaving out spam, merged duplicates and ratings whose appeal was upheld. A call-back is any
     ``Callback`` record, reached or not (the attempt is the duty)."""
-    base = _counted(department_id) + [Ticket.callback_required == sa.true(),
+    base = counted_negatives(department_id) + [Ticket.callback_required == sa.true(),
                                       Ticket.received_at >= _day_start(start),
                                       Ticket.received_at < _day_start(end + timedelta(days=1))]
     called = sa.exists().where(Callback.ticket_id == Ticket.id)
@@ -480,7 +480,8 @@ def rectification_counts(start: date, end: date, department_id: int | None = Non
     in ``department_id``'s queue (every queue when None), leaving out spam, merged duplicates and ratings whose
     appeal was upheld. In time: ``rectified_at`` on or before the due day (local)."""
     rows = db.session.execute(sa.select(Ticket.rectification_due_on, Ticket.rectified_at).where(
-        *_counted(department_id), Ticket.rectification_due_on >= start, Ticket.rectification_due_on <= end)).all()
+        *counted_negatives(department_id), Ticket.rectification_due_on >= start,
+        Ticket.rectification_due_on <= end)).all()
     in_time = sum(1 for due, done in rows if done is not None and local_day(done) <= due)
     return in_time, len(rows)
 

@@ -63,7 +63,7 @@ from portal.extensions import db
 from portal.feedback.services import RATINGS_BY_POINT, RATINGS_BY_STAFF, every_point_line, rating_counts
 from portal.org.models import Department, User
 from portal.org.services import headed_department_ids, is_active_user
-from portal.triage.loop import _counted, local_day
+from portal.triage.loop import counted_negatives, local_day
 from portal.triage.models import AWAITING_CUSTOMER, Ticket, TicketPause
 from portal.triage.services import upheld_feedback_ids
 from portal.workcal.services import local_today
@@ -252,7 +252,8 @@ def _rectification_figures(month: Month, now: datetime) -> dict[tuple[int, int |
         return out
     rows = db.session.execute(sa.select(
         Ticket.department_id, Ticket.service_point_id, Ticket.rectification_due_on, Ticket.rectified_at).where(
-        *_counted(None), Ticket.rectification_due_on >= month.first_day, Ticket.rectification_due_on <= last_day))
+        *counted_negatives(None), Ticket.rectification_due_on >= month.first_day,
+        Ticket.rectification_due_on <= last_day))
     for department_id, point_id, due, done in rows:
         figures = out[(department_id, point_id)]
         figures[1] += 1
